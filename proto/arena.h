@@ -1,0 +1,29 @@
+/* A bounded bump allocator: decoded records and events own their strings and arrays
+ * through one arena, freed at once. The cap bounds what hostile input can make us
+ * allocate. */
+#ifndef TN_PROTO_ARENA_H
+#define TN_PROTO_ARENA_H
+
+#include <stddef.h>
+
+struct proto_arena_chunk;
+
+struct proto_arena {
+    struct proto_arena_chunk *head;
+    size_t used; /* bytes handed out, all chunks */
+    size_t cap;  /* maximum for used */
+};
+
+/* No allocation; cap is the most this arena will ever hand out. */
+void proto_arena_init(struct proto_arena *a, size_t cap);
+
+/* Frees every chunk; the arena can be reused afterwards. */
+void proto_arena_release(struct proto_arena *a);
+
+/* Zeroed, 16-byte aligned memory, or NULL when out of memory or over the cap. */
+void *proto_arena_alloc(struct proto_arena *a, size_t n);
+
+/* NUL-terminated copy of s[0..n), or NULL. */
+char *proto_arena_strndup(struct proto_arena *a, const char *s, size_t n);
+
+#endif
