@@ -1,0 +1,278 @@
+/* Record bytes and the lookup indexes: item -> records, record -> consumers,
+ * (org, client event id) -> record, and local secrets. */
+#include "storage/internal.h"
+
+#include <string.h>
+
+#define LSN_KEY "lsn"
+
+int store_record_get(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], const uint8_t **bytes,
+                     size_t *len)
+{
+    MDB_val k = {PROTO_ID_LEN, (void *)id}, v;
+    int rc = mdb_get(txn->txn, txn->repo->records, &k, &v);
+
+    if (rc != 0)
+        return store__err(rc);
+    *bytes = v.mv_data;
+    *len = v.mv_size;
+    return 0;
+}
+
+bool store_has_record(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN])
+{
+    MDB_val k = {PROTO_ID_LEN, (void *)id}, v;
+    return mdb_get(txn->txn, txn->repo->records, &k, &v) == 0;
+}
+
+int store_record_at(struct store_txn *txn, const char *org, uint64_t seq, uint8_t id[PROTO_ID_LEN])
+{
+    struct store_shard s;
+    uint8_t key[12];
+    MDB_val k = {sizeof key, key}, v;
+    int rc;
+
+    if ((rc = store_shard_get(txn, org, &s)) != 0)
+        return rc;
+    if (seq >= s.size)
+        return TN_ERR_NOT_FOUND;
+    store__put_be32(key, s.no);
+    store__put_be64(key + 4, seq);
+    if ((rc = mdb_get(txn->txn, txn->repo->seqs, &k, &v)) != 0)
+        return rc == MDB_NOTFOUND ? TN_ERR_CORRUPT : store__err(rc);
+    if (v.mv_size != PROTO_ID_LEN)
+        return TN_ERR_CORRUPT;
+    memcpy(id, v.mv_data, PROTO_ID_LEN);
+    return 0;
+}
+
+/* --- items -------------------------------------------------------------------------- */
+
+struct index_ctx {
+    struct store_txn *txn;
+    uint8_t val[ITEM_VAL_LEN]; /* lsn | shard | role | id, role filled per item */
+    int rc;
+};
+
+static void index_item(void *ctx, const char *item, char role)
+{
+    struct index_ctx *c = ctx;
+    uint8_t key[CRY_HASH_LEN];
+    MDB_val k = {sizeof key, key}, v = {ITEM_VAL_LEN, c->val};
+    int rc;
+
+    if (c->rc != 0)
+        return;
+    cry_sha256(key, (const uint8_t *)item, strlen(item));
+    c->val[12] = (uint8_t)role;
+    /* MDB_NODUPDATA: the same item twice in one role of one record is stored once. */
+    rc = mdb_put(c->txn->txn, c->txn->repo->items, &k, &v, MDB_NODUPDATA);
+    if (rc != 0 && rc != MDB_KEYEXIST)
+        c->rc = store__err(rc);
+}
+
+int store__index_record(struct store_txn *txn, const struct store_shard *s,
+                        const struct proto_record *rec, const uint8_t id[PROTO_ID_LEN])
+{
+    struct index_ctx c = {.txn = txn};
+    const uint8_t *lv;
+    size_t llen;
+    uint64_t lsn = 0;
+    uint8_t next[8];
+    int rc;
+
+    rc = store_meta_get(txn, LSN_KEY, &lv, &llen);
+    if (rc == 0 && llen == 8)
+        lsn = store__get_be64(lv);
+    else if (rc != TN_ERR_NOT_FOUND)
+        return rc == 0 ? TN_ERR_CORRUPT : rc;
+    store__put_be64(next, lsn + 1);
+    if ((rc = store_meta_put(txn, LSN_KEY, next, 8)) != 0)
+        return rc;
+
+    store__put_be64(c.val, lsn);
+    store__put_be32(c.val + 8, s->no);
+    memcpy(c.val + 13, id, PROTO_ID_LEN);
+    proto_record_each_item(rec, index_item, &c);
+    if (c.rc != 0)
+        return c.rc;
+
+    for (size_t i = 0; i < rec->n_inputs; i++) {
+        MDB_val k = {PROTO_ID_LEN, (void *)rec->inputs[i].rec}, v = {PROTO_ID_LEN, (void *)id};
+        if (!rec->inputs[i].has_rec)
+            continue;
+        rc = mdb_put(txn->txn, txn->repo->consumers, &k, &v, MDB_NODUPDATA);
+        if (rc != 0 && rc != MDB_KEYEXIST)
+            return store__err(rc);
+    }
+
+    if (rec->eid) {
+        uint8_t key[4 + CRY_HASH_LEN];
+        MDB_val k = {sizeof key, key}, v = {PROTO_ID_LEN, (void *)id};
+        store__put_be32(key, s->no);
+        cry_sha256(key + 4, (const uint8_t *)rec->eid, strlen(rec->eid));
+        /* The first record with an event id keeps it; later ones cannot take it over. */
+        rc = mdb_put(txn->txn, txn->repo->eids, &k, &v, MDB_NOOVERWRITE);
+        if (rc != 0 && rc != MDB_KEYEXIST)
+            return store__err(rc);
+    }
+    return 0;
+}
+
+int store_item_each(struct store_txn *txn, const char *item, store_item_cb fn, void *ctx)
+{
+    uint8_t key[CRY_HASH_LEN];
+    MDB_val k = {sizeof key, key}, v;
+    MDB_cursor *c;
+    int rc, op = MDB_SET_KEY;
+
+    cry_sha256(key, (const uint8_t *)item, strlen(item));
+    if ((rc = mdb_cursor_open(txn->txn, txn->repo->items, &c)) != 0)
+        return store__err(rc);
+    while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+        const uint8_t *p = v.mv_data;
+        op = MDB_NEXT_DUP;
+        if (v.mv_size != ITEM_VAL_LEN) {
+            rc = TN_ERR_CORRUPT;
+            break;
+        }
+        if ((rc = fn(ctx, (char)p[12], p + 13)) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : (rc > 0 ? store__err(rc) : rc);
+}
+
+int store_item_last(struct store_txn *txn, const char *item, const char *org,
+                    uint8_t id[PROTO_ID_LEN])
+{
+    uint8_t key[CRY_HASH_LEN];
+    MDB_val k = {sizeof key, key}, v;
+    MDB_cursor *c;
+    struct store_shard s;
+    int rc;
+
+    if (org) {
+        if ((rc = store_shard_get(txn, org, &s)) != 0)
+            return rc;
+    }
+    cry_sha256(key, (const uint8_t *)item, strlen(item));
+    if ((rc = mdb_cursor_open(txn->txn, txn->repo->items, &c)) != 0)
+        return store__err(rc);
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+    if (rc == 0)
+        rc = mdb_cursor_get(c, &k, &v, MDB_LAST_DUP);
+    while (rc == 0) {
+        const uint8_t *p = v.mv_data;
+        if (v.mv_size != ITEM_VAL_LEN) {
+            rc = TN_ERR_CORRUPT;
+            break;
+        }
+        if (!org || store__get_be32(p + 8) == s.no) {
+            memcpy(id, p + 13, PROTO_ID_LEN);
+            break;
+        }
+        rc = mdb_cursor_get(c, &k, &v, MDB_PREV_DUP);
+    }
+    mdb_cursor_close(c);
+    return rc > 0 ? store__err(rc) : rc;
+}
+
+int store_consumers_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
+                         void *ctx)
+{
+    MDB_val k = {PROTO_ID_LEN, (void *)id}, v;
+    MDB_cursor *c;
+    int rc, op = MDB_SET_KEY;
+
+    if ((rc = mdb_cursor_open(txn->txn, txn->repo->consumers, &c)) != 0)
+        return store__err(rc);
+    while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+        op = MDB_NEXT_DUP;
+        if (v.mv_size != PROTO_ID_LEN) {
+            rc = TN_ERR_CORRUPT;
+            break;
+        }
+        if ((rc = fn(ctx, v.mv_data)) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : (rc > 0 ? store__err(rc) : rc);
+}
+
+int store_eid_get(struct store_txn *txn, const char *org, const char *eid, uint8_t id[PROTO_ID_LEN])
+{
+    struct store_shard s;
+    uint8_t key[4 + CRY_HASH_LEN];
+    MDB_val k = {sizeof key, key}, v;
+    int rc;
+
+    if ((rc = store_shard_get(txn, org, &s)) != 0)
+        return rc;
+    store__put_be32(key, s.no);
+    cry_sha256(key + 4, (const uint8_t *)eid, strlen(eid));
+    if ((rc = mdb_get(txn->txn, txn->repo->eids, &k, &v)) != 0)
+        return store__err(rc);
+    if (v.mv_size != PROTO_ID_LEN)
+        return TN_ERR_CORRUPT;
+    memcpy(id, v.mv_data, PROTO_ID_LEN);
+    return 0;
+}
+
+/* --- secrets ------------------------------------------------------------------------ */
+
+static int secret_key(uint8_t *key, size_t cap, const uint8_t id[PROTO_ID_LEN], const char *name,
+                      size_t *len)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || PROTO_ID_LEN + n > cap)
+        return TN_ERR_INVALID;
+    memcpy(key, id, PROTO_ID_LEN);
+    memcpy(key + PROTO_ID_LEN, name, n);
+    *len = PROTO_ID_LEN + n;
+    return 0;
+}
+
+int store_secret_put(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], const char *name,
+                     const uint8_t salt[32], const char *value)
+{
+    uint8_t key[PROTO_ID_LEN + PROTO_NAME_MAX], val[32 + PROTO_TEXT_MAX];
+    size_t klen, vlen = strlen(value);
+    MDB_val k, v;
+    int rc;
+
+    if (vlen > PROTO_TEXT_MAX)
+        return TN_ERR_TOO_BIG;
+    if ((rc = secret_key(key, sizeof key, id, name, &klen)) != 0)
+        return rc;
+    memcpy(val, salt, 32);
+    memcpy(val + 32, value, vlen);
+    k.mv_size = klen;
+    k.mv_data = key;
+    v.mv_size = 32 + vlen;
+    v.mv_data = val;
+    return store__err(mdb_put(txn->txn, txn->repo->secrets, &k, &v, 0));
+}
+
+int store_secret_get(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], const char *name,
+                     const uint8_t **salt, const char **value, size_t *value_len)
+{
+    uint8_t key[PROTO_ID_LEN + PROTO_NAME_MAX];
+    size_t klen;
+    MDB_val k, v;
+    int rc;
+
+    if ((rc = secret_key(key, sizeof key, id, name, &klen)) != 0)
+        return rc;
+    k.mv_size = klen;
+    k.mv_data = key;
+    if ((rc = mdb_get(txn->txn, txn->repo->secrets, &k, &v)) != 0)
+        return store__err(rc);
+    if (v.mv_size < 32)
+        return TN_ERR_CORRUPT;
+    *salt = v.mv_data;
+    *value = (const char *)v.mv_data + 32;
+    *value_len = v.mv_size - 32;
+    return 0;
+}

@@ -1,0 +1,56 @@
+/* Shared between the storage .c files; not part of the public interface. */
+#ifndef TN_STORAGE_INTERNAL_H
+#define TN_STORAGE_INTERNAL_H
+
+#include <lmdb.h>
+
+#include "storage/repo.h"
+
+struct store_repo {
+    MDB_env *env;
+    bool readonly;
+    MDB_dbi meta;        /* text key -> value */
+    MDB_dbi shards;      /* org id -> shard state (shard_pack) */
+    MDB_dbi records;     /* record id -> record bytes */
+    MDB_dbi seqs;        /* shard no (4) | seq (8) -> record id */
+    MDB_dbi items;       /* SHA-256(item) -> dup: lsn (8) | shard no (4) | role (1) | id (32) */
+    MDB_dbi consumers;   /* record id -> dup: id of a record whose inputs link to it */
+    MDB_dbi eids;        /* shard no (4) | SHA-256(client event id) -> record id */
+    MDB_dbi merkle;      /* shard no (4) | level (1) | index (8) -> subtree hash */
+    MDB_dbi checkpoints; /* shard no (4) -> size (8) | signed note */
+    MDB_dbi secrets;     /* record id | field name -> salt (32) | value */
+};
+
+struct store_txn {
+    struct store_repo *repo;
+    MDB_txn *txn;
+    bool write;
+};
+
+#define SHARD_VAL_LEN 45
+#define ITEM_VAL_LEN 45
+
+/* LMDB return code -> enum tn_err. */
+int store__err(int mdb_rc);
+
+void store__put_be32(uint8_t *p, uint32_t v);
+void store__put_be64(uint8_t *p, uint64_t v);
+uint32_t store__get_be32(const uint8_t *p);
+uint64_t store__get_be64(const uint8_t *p);
+
+/* Shard lookup by org id, creating it (with the next shard number) when create. */
+int store__shard_load(struct store_txn *txn, const char *org, bool create,
+                      struct store_shard *s) TN_MUST_CHECK;
+int store__shard_save(struct store_txn *txn, const char *org,
+                      const struct store_shard *s) TN_MUST_CHECK;
+
+/* Merkle: adds leaf number index (= old size) with the given leaf hash. */
+int store__merkle_add_leaf(struct store_txn *txn, uint32_t shard, uint64_t index,
+                           const uint8_t leaf[CRY_HASH_LEN]) TN_MUST_CHECK;
+
+/* Index maintenance for one appended record. */
+int store__index_record(struct store_txn *txn, const struct store_shard *s,
+                        const struct proto_record *rec,
+                        const uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;
+
+#endif

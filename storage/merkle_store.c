@@ -1,0 +1,166 @@
+/* Persisted Merkle nodes (RFC 9162 trees, one per shard) and checkpoints.
+ *
+ * Only complete ("perfect") subtrees are stored, keyed by (shard, level, index); they
+ * never change once written because shards are append-only. Any RFC 9162 range hash is
+ * built from O(log n) of them (crypto/merkle.h). */
+#include "storage/internal.h"
+
+#include <string.h>
+
+#include "crypto/checkpoint.h"
+
+static void node_key(uint8_t key[13], uint32_t shard, unsigned level, uint64_t index)
+{
+    store__put_be32(key, shard);
+    key[4] = (uint8_t)level;
+    store__put_be64(key + 5, index);
+}
+
+static int node_get(struct store_txn *txn, uint32_t shard, unsigned level, uint64_t index,
+                    uint8_t out[CRY_HASH_LEN])
+{
+    uint8_t key[13];
+    MDB_val k = {sizeof key, key}, v;
+    int rc;
+
+    node_key(key, shard, level, index);
+    if ((rc = mdb_get(txn->txn, txn->repo->merkle, &k, &v)) != 0)
+        return rc == MDB_NOTFOUND ? TN_ERR_CORRUPT : store__err(rc);
+    if (v.mv_size != CRY_HASH_LEN)
+        return TN_ERR_CORRUPT;
+    memcpy(out, v.mv_data, CRY_HASH_LEN);
+    return 0;
+}
+
+static int node_put(struct store_txn *txn, uint32_t shard, unsigned level, uint64_t index,
+                    const uint8_t h[CRY_HASH_LEN])
+{
+    uint8_t key[13];
+    MDB_val k = {sizeof key, key}, v = {CRY_HASH_LEN, (void *)h};
+
+    node_key(key, shard, level, index);
+    return store__err(mdb_put(txn->txn, txn->repo->merkle, &k, &v, 0));
+}
+
+int store__merkle_add_leaf(struct store_txn *txn, uint32_t shard, uint64_t index,
+                           const uint8_t leaf[CRY_HASH_LEN])
+{
+    uint8_t h[CRY_HASH_LEN], left[CRY_HASH_LEN];
+    unsigned level = 0;
+    int rc;
+
+    memcpy(h, leaf, CRY_HASH_LEN);
+    if ((rc = node_put(txn, shard, 0, index, h)) != 0)
+        return rc;
+    /* Each odd index completes a subtree one level up with its left sibling. */
+    while (index & 1) {
+        if ((rc = node_get(txn, shard, level, index - 1, left)) != 0)
+            return rc;
+        cry_merkle_node_hash(h, left, h);
+        level++;
+        index >>= 1;
+        if ((rc = node_put(txn, shard, level, index, h)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+struct src_ctx {
+    struct store_txn *txn;
+    uint32_t shard;
+};
+
+static int src_get(void *ctx, unsigned level, uint64_t index, uint8_t out[CRY_HASH_LEN])
+{
+    struct src_ctx *c = ctx;
+    return node_get(c->txn, c->shard, level, index, out);
+}
+
+/* A source over org's shard, refusing sizes beyond what it holds. */
+static int source(struct store_txn *txn, const char *org, uint64_t size, struct src_ctx *ctx)
+{
+    struct store_shard s;
+    int rc;
+
+    if ((rc = store_shard_get(txn, org, &s)) != 0)
+        return rc;
+    if (size > s.size)
+        return TN_ERR_NOT_FOUND;
+    ctx->txn = txn;
+    ctx->shard = s.no;
+    return 0;
+}
+
+int store_root(struct store_txn *txn, const char *org, uint64_t size, uint8_t root[CRY_HASH_LEN])
+{
+    struct src_ctx ctx;
+    struct cry_merkle_source src = {src_get, &ctx};
+    int rc;
+
+    if ((rc = source(txn, org, size, &ctx)) != 0)
+        return rc;
+    return cry_merkle_root(&src, size, root);
+}
+
+int store_inclusion_proof(struct store_txn *txn, const char *org, uint64_t index, uint64_t size,
+                          uint8_t (*path)[CRY_HASH_LEN], size_t *path_len)
+{
+    struct src_ctx ctx;
+    struct cry_merkle_source src = {src_get, &ctx};
+    int rc;
+
+    if ((rc = source(txn, org, size, &ctx)) != 0)
+        return rc;
+    return cry_merkle_inclusion_proof(&src, index, size, path, path_len);
+}
+
+int store_consistency_proof(struct store_txn *txn, const char *org, uint64_t old_size,
+                            uint64_t new_size, uint8_t (*path)[CRY_HASH_LEN], size_t *path_len)
+{
+    struct src_ctx ctx;
+    struct cry_merkle_source src = {src_get, &ctx};
+    int rc;
+
+    if ((rc = source(txn, org, new_size, &ctx)) != 0)
+        return rc;
+    return cry_merkle_consistency_proof(&src, old_size, new_size, path, path_len);
+}
+
+int store_checkpoint_put(struct store_txn *txn, const char *org, uint64_t size, const char *note,
+                         size_t len)
+{
+    struct store_shard s;
+    uint8_t key[4], buf[8 + CRY_NOTE_MAX];
+    MDB_val k = {sizeof key, key}, v = {8 + len, buf};
+    int rc;
+
+    if (len > CRY_NOTE_MAX)
+        return TN_ERR_TOO_BIG;
+    if ((rc = store_shard_get(txn, org, &s)) != 0)
+        return rc;
+    store__put_be32(key, s.no);
+    store__put_be64(buf, size);
+    memcpy(buf + 8, note, len);
+    return store__err(mdb_put(txn->txn, txn->repo->checkpoints, &k, &v, 0));
+}
+
+int store_checkpoint_get(struct store_txn *txn, const char *org, uint64_t *size,
+                         const char **note, size_t *len)
+{
+    struct store_shard s;
+    uint8_t key[4];
+    MDB_val k = {sizeof key, key}, v;
+    int rc;
+
+    if ((rc = store_shard_get(txn, org, &s)) != 0)
+        return rc;
+    store__put_be32(key, s.no);
+    if ((rc = mdb_get(txn->txn, txn->repo->checkpoints, &k, &v)) != 0)
+        return store__err(rc);
+    if (v.mv_size < 8)
+        return TN_ERR_CORRUPT;
+    *size = store__get_be64(v.mv_data);
+    *note = (const char *)v.mv_data + 8;
+    *len = v.mv_size - 8;
+    return 0;
+}

@@ -1,0 +1,141 @@
+/* The LMDB repository of one node: one append-only shard per org, the indexes the
+ * verifier walks, persisted Merkle nodes, checkpoints and local secrets.
+ * docs/STORAGE.md lists every database and key layout.
+ *
+ * All access goes through a transaction. Pointers returned by getters point into LMDB's
+ * map and are valid only until the transaction ends (LMDB rule). A write transaction
+ * is one group commit: everything appended in it becomes durable together at
+ * store_txn_commit() (fsync, LMDB's default sync mode) or not at all. */
+#ifndef TN_STORAGE_REPO_H
+#define TN_STORAGE_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/error.h"
+#include "crypto/merkle.h"
+#include "proto/ecosystem.h"
+#include "proto/record.h"
+
+#define STORE_DEFAULT_MAP_SIZE (UINT64_C(16) << 30) /* 16 GiB of address space */
+
+struct store_repo;
+struct store_txn;
+
+/* Opens (and with !readonly, creates) the repository in directory dir (mode 0700).
+ * map_size 0 keeps the size already recorded in the environment. A readonly open of a
+ * directory that holds no repository fails with TN_ERR_NOT_FOUND. Reason in err. */
+int store_open(const char *dir, uint64_t map_size, bool readonly, struct store_repo **out,
+               char *err, size_t errlen) TN_MUST_CHECK;
+
+/* Closes the environment; all transactions must have ended. NULL is a no-op. */
+void store_close(struct store_repo *repo);
+
+/* The map size in force (bytes). */
+uint64_t store_map_size(const struct store_repo *repo);
+
+int store_txn_begin(struct store_repo *repo, bool write, struct store_txn **out) TN_MUST_CHECK;
+
+/* Commits (durably, for a write transaction) and frees txn. On error nothing of the
+ * transaction is kept: TN_ERR_MAP_FULL when the map is full, TN_ERR_IO otherwise. */
+int store_txn_commit(struct store_txn *txn) TN_MUST_CHECK;
+
+/* Discards and frees txn. NULL is a no-op. */
+void store_txn_abort(struct store_txn *txn);
+
+/* --- meta: small named values (node settings, the ecosystem file) ------------------- */
+
+int store_meta_get(struct store_txn *txn, const char *key, const uint8_t **val,
+                   size_t *len) TN_MUST_CHECK;
+int store_meta_put(struct store_txn *txn, const char *key, const void *val,
+                   size_t len) TN_MUST_CHECK;
+
+/* --- shards ------------------------------------------------------------------------- */
+
+struct store_shard {
+    uint32_t no;    /* internal shard number, used in index keys */
+    uint64_t size;  /* number of records */
+    uint8_t head[PROTO_ID_LEN]; /* id of record size-1 (zero when empty) */
+    bool frozen;    /* equivocation seen: no further appends */
+};
+
+/* TN_ERR_NOT_FOUND if the org has no shard here yet. */
+int store_shard_get(struct store_txn *txn, const char *org, struct store_shard *out) TN_MUST_CHECK;
+
+/* Calls fn for each shard in org id order; a non-zero return stops and is returned. */
+typedef int (*store_shard_cb)(void *ctx, const char *org, const struct store_shard *s);
+int store_shard_each(struct store_txn *txn, store_shard_cb fn, void *ctx) TN_MUST_CHECK;
+
+/* --- appending ---------------------------------------------------------------------- */
+
+/* The record was signed by this node just now with the org key it loaded and checked
+ * against the ecosystem: skip re-verifying the signature. */
+#define STORE_APPEND_SIGNED_HERE 1u
+
+/* Appends one record to its org's shard after checking, in order: size, strict
+ * decoding (unless rec, the already decoded form of exactly these bytes, is given),
+ * network, org membership (TN_ERR_UNKNOWN_ORG), signer key (TN_ERR_UNKNOWN_KEY),
+ * signature (TN_ERR_BAD_SIGNATURE), role (TN_ERR_ROLE), frozen shard (TN_ERR_FROZEN),
+ * seq and prev (TN_ERR_CHAIN). Then stores the bytes and updates every index and the
+ * Merkle nodes. A record already stored is not an error: *appended is false and
+ * nothing changes. id gets the record id. On error the transaction is unchanged except
+ * for TN_ERR_MAP_FULL/TN_ERR_IO, after which it must be aborted. Reason in err. */
+int store_append(struct store_txn *txn, const struct proto_ecosystem *eco, const uint8_t *bytes,
+                 size_t len, const struct proto_record *rec, unsigned flags,
+                 uint8_t id[PROTO_ID_LEN], bool *appended, char *err, size_t errlen) TN_MUST_CHECK;
+
+/* --- reading records ---------------------------------------------------------------- */
+
+int store_record_get(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], const uint8_t **bytes,
+                     size_t *len) TN_MUST_CHECK;
+bool store_has_record(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN]);
+
+/* Id of record seq in org's shard; TN_ERR_NOT_FOUND past the end. */
+int store_record_at(struct store_txn *txn, const char *org, uint64_t seq,
+                    uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;
+
+/* Records naming an item, in the order this node stored them. role: 'o' output,
+ * 'i' input, 't' touched (items). fn returning non-zero stops the walk. */
+typedef int (*store_item_cb)(void *ctx, char role, const uint8_t id[PROTO_ID_LEN]);
+int store_item_each(struct store_txn *txn, const char *item, store_item_cb fn,
+                    void *ctx) TN_MUST_CHECK;
+
+/* The most recently stored record naming item that belongs to org's shard (org NULL:
+ * any shard). TN_ERR_NOT_FOUND if none. */
+int store_item_last(struct store_txn *txn, const char *item, const char *org,
+                    uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;
+
+/* Records whose inputs link to id. */
+typedef int (*store_id_cb)(void *ctx, const uint8_t id[PROTO_ID_LEN]);
+int store_consumers_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
+                         void *ctx) TN_MUST_CHECK;
+
+/* The record an org already created for client event id eid. */
+int store_eid_get(struct store_txn *txn, const char *org, const char *eid,
+                  uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;
+
+/* --- Merkle tree and checkpoints ---------------------------------------------------- */
+
+int store_root(struct store_txn *txn, const char *org, uint64_t size,
+               uint8_t root[CRY_HASH_LEN]) TN_MUST_CHECK;
+int store_inclusion_proof(struct store_txn *txn, const char *org, uint64_t index, uint64_t size,
+                          uint8_t (*path)[CRY_HASH_LEN], size_t *path_len) TN_MUST_CHECK;
+int store_consistency_proof(struct store_txn *txn, const char *org, uint64_t old_size,
+                            uint64_t new_size, uint8_t (*path)[CRY_HASH_LEN],
+                            size_t *path_len) TN_MUST_CHECK;
+
+/* Stores note as the latest checkpoint of org's shard (the caller has verified it). */
+int store_checkpoint_put(struct store_txn *txn, const char *org, uint64_t size, const char *note,
+                         size_t len) TN_MUST_CHECK;
+int store_checkpoint_get(struct store_txn *txn, const char *org, uint64_t *size,
+                         const char **note, size_t *len) TN_MUST_CHECK;
+
+/* --- local secrets for controlled disclosure (never replicated) --------------------- */
+
+int store_secret_put(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], const char *name,
+                     const uint8_t salt[32], const char *value) TN_MUST_CHECK;
+int store_secret_get(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], const char *name,
+                     const uint8_t **salt, const char **value, size_t *value_len) TN_MUST_CHECK;
+
+#endif
