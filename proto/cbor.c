@@ -155,10 +155,8 @@ static void ps_map(void *ctx, size_t n)
 
 static void ps_tag(void *ctx, uint64_t tag)
 {
-    struct prescan *ps = ctx;
-    /* Only the very first item may be a tag, and only the one allowed. */
-    if (!(ps->items == 0 && ps->allow_tag && tag == ps->allow_tag))
-        ps_bad(ctx, "unexpected tag");
+    (void)tag;
+    ps_bad(ctx, "unexpected tag");
 }
 
 static const struct cbor_callbacks prescan_callbacks = {
@@ -184,7 +182,8 @@ static const char *prescan(const uint8_t *p, size_t len, uint64_t allow_tag)
         ps.remaining = len - off;
         r = cbor_stream_decode(p + off, len - off, &prescan_callbacks, &ps);
         if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
-            return "truncated or malformed CBOR";
+            return r.status == CBOR_DECODER_NEDATA ? "truncated CBOR"
+                                                   : "malformed CBOR (reserved or invalid head)";
         if (ps.bad)
             return ps.bad;
         off += r.read;
@@ -284,8 +283,8 @@ static const char *reencode(struct proto_cbuf *b, const cbor_item_t *it, unsigne
     return "unknown CBOR type";
 }
 
-int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out,
-                    char *err, size_t errlen)
+static int load_untagged(const uint8_t *p, size_t len, cbor_item_t **out, char *err,
+                         size_t errlen)
 {
     struct cbor_load_result res;
     struct proto_cbuf b;
@@ -293,12 +292,11 @@ int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_
     const char *bad;
     cbor_item_t *it;
 
-    *out = NULL;
     if (len == 0) {
         snprintf(err, errlen, "empty CBOR input");
         return TN_ERR_INVALID;
     }
-    if ((bad = prescan(p, len, allow_tag)) != NULL) {
+    if ((bad = prescan(p, len, 0)) != NULL) {
         snprintf(err, errlen, "CBOR: %s", bad);
         return TN_ERR_INVALID;
     }
@@ -330,6 +328,35 @@ int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_
         return TN_ERR_INVALID;
     }
     *out = it;
+    return 0;
+}
+
+int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out,
+                    char *err, size_t errlen)
+{
+    cbor_item_t *inner, *tag;
+    int rc;
+
+    *out = NULL;
+    if (!allow_tag)
+        return load_untagged(p, len, out, err, errlen);
+    /* libcbor 0.8 (Debian 12) refuses tags 6..20 as "reserved" (streaming.c), which
+     * includes COSE_Sign1's tag 18, so the one-byte tag head (tags below 24, which is
+     * all we allow) is read here and the tagged item handed to libcbor. Deterministic
+     * encoding demands exactly this one-byte head. */
+    if (allow_tag >= 24 || len < 1 || p[0] != (0xc0 | allow_tag)) {
+        snprintf(err, errlen, "CBOR: tag %llu missing", (unsigned long long)allow_tag);
+        return TN_ERR_INVALID;
+    }
+    if ((rc = load_untagged(p + 1, len - 1, &inner, err, errlen)) != 0)
+        return rc;
+    if (!(tag = cbor_new_tag(allow_tag))) {
+        cbor_decref(&inner);
+        return TN_ERR_NOMEM;
+    }
+    cbor_tag_set_item(tag, inner);
+    cbor_decref(&inner);
+    *out = tag;
     return 0;
 }
 

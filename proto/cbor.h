@@ -37,7 +37,7 @@ void proto_cbor_bool(struct proto_cbuf *b, bool v);
 void proto_cbor_null(struct proto_cbuf *b);
 
 /* Parses p[0..len) as exactly one deterministic CBOR item with no tags (allow_tag = 0) or
- * only a top-level tag allow_tag. On success *out is a libcbor item the caller releases
+ * only a top-level tag allow_tag (< 24, so its head is the single byte 0xc0 | tag). On success *out is a libcbor item the caller releases
  * with cbor_decref(). On failure a reason goes to err and nothing is returned:
  * TN_ERR_INVALID (malformed, trailing bytes, not deterministic) or TN_ERR_NOMEM. */
 int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out,

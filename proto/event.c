@@ -323,3 +323,50 @@ int proto_event_check_context(const struct proto_event *ev, const struct proto_e
     }
     return 0;
 }
+
+int proto_event_check_size(const struct proto_event *ev, const char *net, const char *org,
+                           char *err, size_t errlen)
+{
+    struct proto_record r = ev->rec;
+    struct proto_input inputs[64];
+    struct proto_seal seals[64];
+    struct proto_input *in = r.n_inputs <= 64 ? inputs : NULL;
+    struct proto_seal *se = ev->n_priv <= 64 ? seals : NULL;
+    size_t len = 0;
+    int rc;
+
+    /* Large lists: heap copies (bounded: the event text is at most PROTO_EVENT_MAX). */
+    if (!in && !(in = malloc(r.n_inputs * sizeof *in)))
+        return TN_ERR_NOMEM;
+    if (!se && !(se = malloc(ev->n_priv * sizeof *se))) {
+        if (in != inputs)
+            free(in);
+        return TN_ERR_NOMEM;
+    }
+    r.v = PROTO_VERSION;
+    r.net = net;
+    r.org = org;
+    r.seq = UINT64_MAX;
+    r.has_prev = true;
+    if (!ev->has_time)
+        r.time = UINT64_MAX;
+    for (size_t i = 0; i < r.n_inputs; i++) {
+        in[i] = r.inputs[i];
+        in[i].has_rec = true;
+    }
+    r.inputs = in;
+    for (size_t i = 0; i < ev->n_priv; i++) {
+        se[i].name = ev->priv[i].name;
+        memset(se[i].digest, 0xff, sizeof se[i].digest);
+    }
+    r.sealed = se;
+    r.n_sealed = ev->n_priv;
+    rc = proto_record_encoded_len(&r, &len);
+    if (rc == TN_ERR_TOO_BIG)
+        snprintf(err, errlen, "the record would be over the %d-byte limit", PROTO_RECORD_MAX);
+    if (in != inputs)
+        free(in);
+    if (se != seals)
+        free(se);
+    return rc;
+}

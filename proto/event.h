@@ -44,4 +44,10 @@ void proto_event_release(struct proto_event *ev);
 int proto_event_check_context(const struct proto_event *ev, const struct proto_ecosystem *eco,
                               const char *org, char *err, size_t errlen) TN_MUST_CHECK;
 
+/* Checks that the record the node will make of ev for (net, org) fits in
+ * PROTO_RECORD_MAX even in the worst case (largest seq, time and links), so that an
+ * event refused for size is caught before anything is submitted. TN_ERR_TOO_BIG. */
+int proto_event_check_size(const struct proto_event *ev, const char *net, const char *org,
+                           char *err, size_t errlen) TN_MUST_CHECK;
+
 #endif

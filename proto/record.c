@@ -333,6 +333,20 @@ static void encode_tbs(struct proto_cbuf *b, const uint8_t *prot, size_t prot_le
     proto_cbor_bytes(b, payload, payload_len);
 }
 
+int proto_record_encoded_len(const struct proto_record *r, size_t *len)
+{
+    uint8_t payload[PROTO_RECORD_MAX];
+    struct proto_cbuf pb;
+
+    proto_cbuf_init(&pb, payload, sizeof payload);
+    encode_payload(&pb, r);
+    if (pb.overflow)
+        return TN_ERR_TOO_BIG;
+    /* tag, array head, protected bstr (2 + 38), empty map, payload bstr, signature bstr */
+    *len = 1 + 1 + 40 + 1 + (pb.len < 24 ? 1 : pb.len < 256 ? 2 : 3) + pb.len + 2 + CRY_SIG_LEN;
+    return *len > PROTO_RECORD_MAX ? TN_ERR_TOO_BIG : 0;
+}
+
 int proto_record_sign(const struct proto_record *r, const struct cry_keypair *kp, uint8_t *out,
                       size_t cap, size_t *len, char *err, size_t errlen)
 {

@@ -112,6 +112,10 @@ int proto_record_check(const struct proto_record *r, char *err, size_t errlen) T
 int proto_record_sign(const struct proto_record *r, const struct cry_keypair *kp, uint8_t *out,
                       size_t cap, size_t *len, char *err, size_t errlen) TN_MUST_CHECK;
 
+/* The size r would have once signed (it must already pass proto_record_check).
+ * TN_ERR_TOO_BIG if that is over PROTO_RECORD_MAX. */
+int proto_record_encoded_len(const struct proto_record *r, size_t *len) TN_MUST_CHECK;
+
 /* Decodes and checks record bytes strictly: tag 18, alg -8, kid of 32 bytes, empty
  * unprotected header, deterministic encodings throughout, no trailing bytes, at most
  * PROTO_RECORD_MAX bytes, and proto_record_check(). Does NOT verify the signature

@@ -206,6 +206,28 @@ int store_txn_begin(struct store_repo *repo, bool write, struct store_txn **out)
     return 0;
 }
 
+int store_txn_begin_child(struct store_txn *parent, struct store_txn **out)
+{
+    struct store_txn *t = calloc(1, sizeof *t);
+    int rc;
+
+    *out = NULL;
+    if (!t)
+        return TN_ERR_NOMEM;
+    if (!parent->write) {
+        free(t);
+        return TN_ERR_INVALID;
+    }
+    if ((rc = mdb_txn_begin(parent->repo->env, parent->txn, 0, &t->txn)) != 0) {
+        free(t);
+        return store__err(rc);
+    }
+    t->repo = parent->repo;
+    t->write = true;
+    *out = t;
+    return 0;
+}
+
 int store_txn_commit(struct store_txn *txn)
 {
     int rc = mdb_txn_commit(txn->txn);

@@ -1,0 +1,151 @@
+#include "node/api_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int api_client_connect(struct api_client *c, const char *sock_path, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    c->next_id = 1;
+    if (strlen(sock_path) >= sizeof sa.sun_path) {
+        snprintf(err, errlen, "socket path too long: %s", sock_path);
+        return TN_ERR_INVALID;
+    }
+    memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        snprintf(err, errlen, "node not running (cannot connect to %s: %s)", sock_path,
+                 strerror(errno));
+        if (c->fd >= 0)
+            close(c->fd);
+        c->fd = -1;
+        return TN_ERR_UNREACHABLE;
+    }
+    if (!(c->buf = malloc(PROTO_API_FRAME_MAX))) {
+        close(c->fd);
+        c->fd = -1;
+        return TN_ERR_NOMEM;
+    }
+    return 0;
+}
+
+void api_client_close(struct api_client *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    free(c->buf);
+    c->buf = NULL;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+
+    while (n) {
+        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return TN_ERR_UNREACHABLE;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *p, size_t n)
+{
+    uint8_t *b = p;
+
+    while (n) {
+        ssize_t r = read(fd, b, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return TN_ERR_UNREACHABLE;
+        b += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+int api_client_send(struct api_client *c, const msgpack_sbuffer *sb)
+{
+    uint8_t hdr[4];
+    int rc;
+
+    if (sb->size > PROTO_API_FRAME_MAX)
+        return TN_ERR_TOO_BIG;
+    proto_frame_put_len(hdr, (uint32_t)sb->size);
+    if ((rc = write_all(c->fd, hdr, 4)) != 0)
+        return rc;
+    return write_all(c->fd, sb->data, sb->size);
+}
+
+int api_client_recv(struct api_client *c, struct proto_msg *m, char *err, size_t errlen)
+{
+    uint8_t hdr[4];
+    uint32_t len;
+    int rc;
+
+    if ((rc = read_all(c->fd, hdr, 4)) != 0) {
+        snprintf(err, errlen, "the node closed the connection (stopped or crashed?)");
+        return rc;
+    }
+    len = proto_frame_get_len(hdr);
+    if (len > PROTO_API_FRAME_MAX) {
+        snprintf(err, errlen, "the node sent an oversized reply");
+        return TN_ERR_IO;
+    }
+    if ((rc = read_all(c->fd, c->buf, len)) != 0) {
+        snprintf(err, errlen, "the node closed the connection mid-reply");
+        return rc;
+    }
+    return proto_msg_decode(c->buf, len, m, err, errlen);
+}
+
+int api_client_call(struct api_client *c, uint64_t type, struct proto_msg *reply, char *err,
+                    size_t errlen)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    int rc;
+
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    proto_msg_begin(&pk, type, c->next_id++);
+    msgpack_pack_nil(&pk);
+    rc = api_client_send(c, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != 0) {
+        snprintf(err, errlen, "the node closed the connection");
+        return rc;
+    }
+    return api_client_recv(c, reply, err, errlen);
+}
+
+int api_client_error(const struct proto_msg *m, char *msg, size_t msglen, uint64_t *index)
+{
+    const msgpack_object *code = proto_msg_map_get(m->body, "code");
+    const msgpack_object *text = proto_msg_map_get(m->body, "msg");
+    const msgpack_object *idx = proto_msg_map_get(m->body, "index");
+    int rc = TN_ERR_IO;
+
+    if (code && code->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && code->via.i64 >= -100)
+        rc = (int)code->via.i64;
+    if (text && text->type == MSGPACK_OBJECT_STR)
+        snprintf(msg, msglen, "%.*s", (int)text->via.str.size, text->via.str.ptr);
+    else
+        snprintf(msg, msglen, "%s", "the node refused the request");
+    *index = idx && idx->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? idx->via.u64 : 0;
+    return rc;
+}

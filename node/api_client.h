@@ -1,0 +1,40 @@
+/* Blocking client of the local API (tracectl side). */
+#ifndef TN_NODE_API_CLIENT_H
+#define TN_NODE_API_CLIENT_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/error.h"
+#include "proto/msg.h"
+
+struct api_client {
+    int fd;
+    int64_t next_id;
+    uint8_t *buf; /* one frame */
+};
+
+/* Connects to the node's socket. TN_ERR_UNREACHABLE if no node is listening; reason in
+ * err. */
+int api_client_connect(struct api_client *c, const char *sock_path, char *err,
+                       size_t errlen) TN_MUST_CHECK;
+void api_client_close(struct api_client *c);
+
+/* Sends one framed message (already packed in sb). TN_ERR_UNREACHABLE if the node went
+ * away. */
+int api_client_send(struct api_client *c, const msgpack_sbuffer *sb) TN_MUST_CHECK;
+
+/* Receives one reply into m (release with proto_msg_release). m's strings and
+ * binaries point into the client's buffer: valid until the next recv or close. */
+int api_client_recv(struct api_client *c, struct proto_msg *m, char *err,
+                    size_t errlen) TN_MUST_CHECK;
+
+/* One request with a nil body, one reply. */
+int api_client_call(struct api_client *c, uint64_t type, struct proto_msg *reply, char *err,
+                    size_t errlen) TN_MUST_CHECK;
+
+/* For a PROTO_API_ERR reply: the node's code, message and event index. */
+int api_client_error(const struct proto_msg *m, char *msg, size_t msglen, uint64_t *index);
+
+#endif

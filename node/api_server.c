@@ -1,0 +1,482 @@
+/* The local API: a Unix socket in the data dir (mode 0600 inside a 0700 dir), framed
+ * msgpack requests (proto/msg.h). tracectl is its client. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/encode.h"
+#include "node/daemon.h"
+#include "node/log.h"
+#include "proto/msg.h"
+
+#define READ_CHUNK 65536
+#define CONN_BUF_MAX (PROTO_API_FRAME_MAX + 4 + READ_CHUNK)
+
+struct api_conn {
+    uv_pipe_t pipe;
+    struct node *node;
+    uint8_t *buf;
+    size_t len, cap;
+    int refs; /* the handle, plus one per submission in flight */
+    bool closing;
+    struct api_conn *next, *prev; /* open connections, for shutdown */
+};
+
+struct node_api {
+    uv_pipe_t server;
+    bool open;
+    struct api_conn *conns;
+};
+
+struct write_req {
+    uv_write_t req;
+    msgpack_sbuffer sb;
+    uint8_t hdr[4];
+};
+
+static void conn_unref(struct api_conn *c)
+{
+    if (--c->refs == 0) {
+        free(c->buf);
+        free(c);
+    }
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    conn_unref(h->data);
+}
+
+static void conn_close(struct api_conn *c)
+{
+    struct node_api *api = c->node->api;
+
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        api->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct write_req *w = (struct write_req *)req;
+
+    (void)status;
+    msgpack_sbuffer_destroy(&w->sb);
+    free(w);
+}
+
+/* Sends one framed message; w->sb holds the message. Takes ownership of w. */
+static void send_msg(struct api_conn *c, struct write_req *w)
+{
+    uv_buf_t bufs[2];
+
+    if (c->closing) {
+        msgpack_sbuffer_destroy(&w->sb);
+        free(w);
+        return;
+    }
+    proto_frame_put_len(w->hdr, (uint32_t)w->sb.size);
+    bufs[0] = uv_buf_init((char *)w->hdr, 4);
+    bufs[1] = uv_buf_init(w->sb.data, (unsigned)w->sb.size);
+    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, bufs, 2, on_written) != 0) {
+        msgpack_sbuffer_destroy(&w->sb);
+        free(w);
+        conn_close(c);
+    }
+}
+
+static struct write_req *reply_new(msgpack_packer *pk)
+{
+    struct write_req *w = calloc(1, sizeof *w);
+
+    if (!w)
+        return NULL;
+    msgpack_sbuffer_init(&w->sb);
+    msgpack_packer_init(pk, &w->sb, msgpack_sbuffer_write);
+    return w;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void send_error(struct api_conn *c, int64_t req_id, int code, const char *msg,
+                       size_t index)
+{
+    msgpack_packer pk;
+    struct write_req *w = reply_new(&pk);
+
+    if (!w)
+        return conn_close(c);
+    proto_msg_begin(&pk, PROTO_API_ERR, req_id);
+    msgpack_pack_map(&pk, 3);
+    pack_str(&pk, "code");
+    msgpack_pack_int(&pk, code);
+    pack_str(&pk, "msg");
+    pack_str(&pk, msg);
+    pack_str(&pk, "index");
+    msgpack_pack_uint64(&pk, index);
+    send_msg(c, w);
+}
+
+/* --- SUBMIT ------------------------------------------------------------------------- */
+
+struct api_submit {
+    struct node_submit s;
+    struct api_conn *conn;
+    int64_t req_id;
+};
+
+static void submit_free(struct api_submit *a)
+{
+    for (size_t i = 0; i < a->s.n; i++)
+        free(a->s.events[i]);
+    free(a->s.events);
+    free(a->s.lens);
+    free(a->s.ids);
+    free(a);
+}
+
+static void submit_done(struct node_submit *s, void *ctx)
+{
+    struct api_submit *a = ctx;
+    struct api_conn *c = a->conn;
+
+    if (s->rc != 0) {
+        send_error(c, a->req_id, s->rc, s->err, s->err_index);
+    } else {
+        msgpack_packer pk;
+        struct write_req *w = reply_new(&pk);
+        if (w) {
+            proto_msg_begin(&pk, PROTO_API_OK, a->req_id);
+            msgpack_pack_array(&pk, s->n);
+            for (size_t i = 0; i < s->n; i++) {
+                msgpack_pack_bin(&pk, PROTO_ID_LEN);
+                msgpack_pack_bin_body(&pk, s->ids[i], PROTO_ID_LEN);
+            }
+            send_msg(c, w);
+        } else {
+            conn_close(c);
+        }
+    }
+    submit_free(a);
+    conn_unref(c);
+}
+
+static void handle_submit(struct api_conn *c, const struct proto_msg *m)
+{
+    const msgpack_object *body = m->body;
+    struct api_submit *a;
+    uint32_t n;
+
+    if (body->type != MSGPACK_OBJECT_ARRAY || body->via.array.size == 0 ||
+        body->via.array.size > PROTO_API_SUBMIT_MAX)
+        return send_error(c, m->req_id, TN_ERR_INVALID,
+                          "submit body must be an array of 1..1024 event texts", 0);
+    n = body->via.array.size;
+    if (!(a = calloc(1, sizeof *a)))
+        return send_error(c, m->req_id, TN_ERR_NOMEM, "out of memory", 0);
+    a->conn = c;
+    a->req_id = m->req_id;
+    a->s.events = calloc(n, sizeof *a->s.events);
+    a->s.lens = calloc(n, sizeof *a->s.lens);
+    a->s.ids = calloc(n, sizeof *a->s.ids);
+    if (!a->s.events || !a->s.lens || !a->s.ids)
+        goto nomem;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *e = &body->via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_STR) {
+            a->s.n = i;
+            submit_free(a);
+            return send_error(c, m->req_id, TN_ERR_INVALID, "event is not a text string", i);
+        }
+        if (!(a->s.events[i] = malloc(e->via.str.size + 1))) {
+            a->s.n = i;
+            goto nomem;
+        }
+        memcpy(a->s.events[i], e->via.str.ptr, e->via.str.size);
+        a->s.events[i][e->via.str.size] = '\0';
+        a->s.lens[i] = e->via.str.size;
+    }
+    a->s.n = n;
+    a->s.done = submit_done;
+    a->s.ctx = a;
+    c->refs++;
+    node_writer_submit(c->node->writer, &a->s);
+    return;
+nomem:
+    submit_free(a);
+    send_error(c, m->req_id, TN_ERR_NOMEM, "out of memory", 0);
+}
+
+/* --- STATUS and INFO ---------------------------------------------------------------- */
+
+struct shard_list {
+    struct store_txn *txn;
+    msgpack_packer *pk;
+    size_t count;
+    bool pack; /* false: only count */
+};
+
+static int pack_shard(void *ctx, const char *org, const struct store_shard *s)
+{
+    struct shard_list *l = ctx;
+    uint8_t root[CRY_HASH_LEN];
+    char hex[CRY_HEX_LEN(CRY_HASH_LEN)];
+    uint64_t cp_size = 0;
+    const char *note;
+    size_t note_len;
+    int rc;
+
+    l->count++;
+    if (!l->pack)
+        return 0;
+    if ((rc = store_root(l->txn, org, s->size, root)) != 0)
+        return rc;
+    if (store_checkpoint_get(l->txn, org, &cp_size, &note, &note_len) != 0)
+        cp_size = 0;
+    cry_hex(hex, root, CRY_HASH_LEN);
+    msgpack_pack_map(l->pk, 5);
+    pack_str(l->pk, "org");
+    pack_str(l->pk, org);
+    pack_str(l->pk, "size");
+    msgpack_pack_uint64(l->pk, s->size);
+    pack_str(l->pk, "root");
+    pack_str(l->pk, hex);
+    pack_str(l->pk, "frozen");
+    if (s->frozen)
+        msgpack_pack_true(l->pk);
+    else
+        msgpack_pack_false(l->pk);
+    pack_str(l->pk, "checkpoint_size");
+    msgpack_pack_uint64(l->pk, cp_size);
+    return 0;
+}
+
+static void handle_status(struct api_conn *c, const struct proto_msg *m)
+{
+    struct node *n = c->node;
+    struct store_txn *txn;
+    msgpack_packer pk;
+    struct write_req *w;
+    struct shard_list l = {.pk = &pk};
+    char pk_text[CRY_PK_TEXT_LEN];
+    int rc;
+
+    if ((rc = store_txn_begin(n->repo, false, &txn)) != 0)
+        return send_error(c, m->req_id, rc, "cannot read the repository", 0);
+    l.txn = txn;
+    if ((rc = store_shard_each(txn, pack_shard, &l)) != 0 || !(w = reply_new(&pk))) {
+        store_txn_abort(txn);
+        return send_error(c, m->req_id, rc ? rc : TN_ERR_NOMEM, "cannot list shards", 0);
+    }
+    proto_msg_begin(&pk, PROTO_API_OK, m->req_id);
+    msgpack_pack_map(&pk, 7);
+    pack_str(&pk, "org");
+    pack_str(&pk, n->self->id);
+    pack_str(&pk, "network");
+    pack_str(&pk, n->eco.network);
+    pack_str(&pk, "listen");
+    pack_str(&pk, n->cfg->listen);
+    pack_str(&pk, "node");
+    cry_pk_format(pk_text, n->node_key.pk);
+    pack_str(&pk, pk_text);
+    pack_str(&pk, "map_size");
+    msgpack_pack_uint64(&pk, store_map_size(n->repo));
+    /* Peer networking is not implemented yet (issue 3): the list is honestly empty. */
+    pack_str(&pk, "peers");
+    msgpack_pack_array(&pk, 0);
+    pack_str(&pk, "shards");
+    msgpack_pack_array(&pk, l.count);
+    l.pack = true;
+    l.count = 0;
+    rc = store_shard_each(txn, pack_shard, &l);
+    store_txn_abort(txn);
+    if (rc != 0) {
+        msgpack_sbuffer_destroy(&w->sb);
+        free(w);
+        return send_error(c, m->req_id, rc, "cannot list shards", 0);
+    }
+    send_msg(c, w);
+}
+
+static void handle_info(struct api_conn *c, const struct proto_msg *m)
+{
+    struct node *n = c->node;
+    struct store_txn *txn;
+    const uint8_t *eco;
+    size_t eco_len;
+    msgpack_packer pk;
+    struct write_req *w;
+    int rc;
+
+    if ((rc = store_txn_begin(n->repo, false, &txn)) != 0)
+        return send_error(c, m->req_id, rc, "cannot read the repository", 0);
+    if ((rc = store_meta_get(txn, NODE_META_ECOSYSTEM, &eco, &eco_len)) != 0 ||
+        !(w = reply_new(&pk))) {
+        store_txn_abort(txn);
+        return send_error(c, m->req_id, rc ? rc : TN_ERR_NOMEM, "cannot read the ecosystem", 0);
+    }
+    proto_msg_begin(&pk, PROTO_API_OK, m->req_id);
+    msgpack_pack_map(&pk, 3);
+    pack_str(&pk, "org");
+    pack_str(&pk, n->self->id);
+    pack_str(&pk, "network");
+    pack_str(&pk, n->eco.network);
+    pack_str(&pk, "ecosystem");
+    msgpack_pack_str(&pk, eco_len);
+    msgpack_pack_str_body(&pk, eco, eco_len);
+    store_txn_abort(txn);
+    send_msg(c, w);
+}
+
+/* --- connections -------------------------------------------------------------------- */
+
+static void handle_frame(struct api_conn *c, const uint8_t *p, size_t len)
+{
+    struct proto_msg m;
+    char err[200];
+
+    if (proto_msg_decode(p, len, &m, err, sizeof err) != 0) {
+        node_warn("local API: closing a client that sent a malformed request: %s", err);
+        return conn_close(c);
+    }
+    switch (m.type) {
+    case PROTO_API_SUBMIT: handle_submit(c, &m); break;
+    case PROTO_API_STATUS: handle_status(c, &m); break;
+    case PROTO_API_INFO: handle_info(c, &m); break;
+    default: send_error(c, m.req_id, TN_ERR_INVALID, "unknown request type", 0); break;
+    }
+    proto_msg_release(&m);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct api_conn *c = h->data;
+
+    (void)suggested;
+    if (c->cap - c->len < READ_CHUNK && c->cap < CONN_BUF_MAX) {
+        size_t cap = c->cap ? c->cap * 2 : 2 * READ_CHUNK;
+        uint8_t *nb;
+        if (cap > CONN_BUF_MAX)
+            cap = CONN_BUF_MAX;
+        if ((nb = realloc(c->buf, cap))) {
+            c->buf = nb;
+            c->cap = cap;
+        }
+    }
+    buf->base = (char *)c->buf + c->len;
+    buf->len = c->cap - c->len;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct api_conn *c = s->data;
+    size_t off = 0;
+
+    (void)buf;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    c->len += (size_t)nread;
+    while (!c->closing && c->len - off >= 4) {
+        uint32_t flen = proto_frame_get_len(c->buf + off);
+        if (flen > PROTO_API_FRAME_MAX) {
+            node_warn("local API: closing a client that sent a %u-byte frame (limit %u)", flen,
+                      PROTO_API_FRAME_MAX);
+            conn_close(c);
+            return;
+        }
+        if (c->len - off - 4 < flen)
+            break;
+        handle_frame(c, c->buf + off + 4, flen);
+        off += 4 + flen;
+    }
+    if (off) {
+        memmove(c->buf, c->buf + off, c->len - off);
+        c->len -= off;
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct node *n = server->data;
+    struct api_conn *c;
+
+    if (status != 0 || !(c = calloc(1, sizeof *c)))
+        return;
+    c->node = n;
+    c->refs = 1;
+    c->next = n->api->conns;
+    if (c->next)
+        c->next->prev = c;
+    n->api->conns = c;
+    uv_pipe_init(n->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0 ||
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
+        conn_close(c);
+}
+
+int node_api_start(struct node *n)
+{
+    struct node_api *api = calloc(1, sizeof *api);
+    mode_t old;
+    int rc;
+
+    if (!api)
+        return TN_ERR_NOMEM;
+    n->api = api;
+    /* We hold the data dir lock, so a socket file left here is stale. */
+    unlink(n->paths.sock);
+    uv_pipe_init(n->loop, &api->server, 0);
+    api->server.data = n;
+    api->open = true;
+    old = umask(077); /* the socket is created private, before chmod makes it exact */
+    rc = uv_pipe_bind(&api->server, n->paths.sock);
+    umask(old);
+    if (rc == 0 && chmod(n->paths.sock, 0600) != 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&api->server, 64, on_connection);
+    if (rc != 0) {
+        node_error("cannot listen on %s: %s", n->paths.sock, uv_strerror(rc));
+        return TN_ERR_IO;
+    }
+    return 0;
+}
+
+static void on_server_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void node_api_stop(struct node *n)
+{
+    if (!n->api || !n->api->open)
+        return;
+    n->api->open = false;
+    uv_close((uv_handle_t *)&n->api->server, on_server_closed);
+    unlink(n->paths.sock);
+    while (n->api->conns)
+        conn_close(n->api->conns);
+}
+
+void node_api_free(struct node *n)
+{
+    free(n->api);
+    n->api = NULL;
+}

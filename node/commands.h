@@ -1,0 +1,14 @@
+/* tracectl commands. Each takes the arguments after its name and returns the exit
+ * code (node/cli.h). */
+#ifndef TN_NODE_COMMANDS_H
+#define TN_NODE_COMMANDS_H
+
+int cmd_keygen(int argc, char **argv);
+int cmd_ecosystem(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_proof(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+#endif

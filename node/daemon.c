@@ -1,0 +1,224 @@
+/* Start-up checks, the event loop, and clean shutdown of tracenode. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/encode.h"
+#include "node/daemon.h"
+#include "node/log.h"
+
+static int prepare_data_dir(struct node *n)
+{
+    struct stat st;
+
+    if (mkdir(n->paths.dir, 0700) != 0 && errno != EEXIST) {
+        node_error("cannot create data dir %s: %s", n->paths.dir, strerror(errno));
+        return 4;
+    }
+    if (stat(n->paths.dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        node_error("data dir %s is not a directory", n->paths.dir);
+        return 2;
+    }
+    if ((st.st_mode & 077) && chmod(n->paths.dir, 0700) == 0)
+        node_warn("data dir %s was accessible by other users; set it to 0700", n->paths.dir);
+    n->lock_fd = open(n->paths.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (n->lock_fd < 0) {
+        node_error("cannot open %s: %s", n->paths.lock, strerror(errno));
+        return 4;
+    }
+    if (flock(n->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        node_error("another tracenode is already running on %s", n->paths.dir);
+        return 2;
+    }
+    return 0;
+}
+
+static int load_identity(struct node *n)
+{
+    const struct node_config *cfg = n->cfg;
+    char err[512];
+    int rc;
+
+    if (cry_keyfile_read(cfg->org_key_path, &n->org_key, err, sizeof err) != 0 ||
+        cry_keyfile_read(cfg->node_key_path, &n->node_key, err, sizeof err) != 0) {
+        node_error("%s", err);
+        return 2;
+    }
+    if ((rc = proto_ecosystem_load(cfg->ecosystem_path, true, &n->eco, &n->eco_raw,
+                                   &n->eco_raw_len, err, sizeof err)) != 0) {
+        node_error("%s: %s", cfg->ecosystem_path, err);
+        return rc == TN_ERR_IO ? 4 : 2;
+    }
+    if (!(n->self = proto_ecosystem_org(&n->eco, cfg->org))) {
+        node_error("--org %s is not a member of the ecosystem", cfg->org);
+        return 2;
+    }
+    if (memcmp(n->self->key, n->org_key.pk, CRY_PK_LEN) != 0) {
+        node_error("--org-key is not org %s's signing key in the ecosystem", cfg->org);
+        return 2;
+    }
+    if (memcmp(n->org_key.pk, n->node_key.pk, CRY_PK_LEN) == 0) {
+        node_error("--node-key must differ from --org-key (node keys authenticate transport, "
+                   "org keys sign records)");
+        return 2;
+    }
+    if (n->self->n_nodes > 0) {
+        bool listed = false;
+        for (size_t i = 0; i < n->self->n_nodes; i++)
+            listed |= memcmp(n->self->nodes[i].key, n->node_key.pk, CRY_PK_LEN) == 0;
+        if (!listed) {
+            node_error("--node-key is not listed among org %s's nodes in the ecosystem",
+                       cfg->org);
+            return 2;
+        }
+    } else {
+        node_warn("org %s lists no node keys in the ecosystem; peers will refuse this node",
+                  cfg->org);
+    }
+    return 0;
+}
+
+/* The first start pins org, network and governance key in the repository; later starts
+ * must agree, so a data dir cannot silently change hands or networks. */
+static int pin_identity(struct node *n)
+{
+    static const char *const keys[] = {NODE_META_ORG, NODE_META_NETWORK};
+    const char *vals[] = {n->self->id, n->eco.network};
+    struct store_txn *txn;
+    const uint8_t *v;
+    size_t len;
+    int rc;
+
+    if ((rc = store_txn_begin(n->repo, true, &txn)) != 0)
+        goto io;
+    for (int i = 0; i < 2; i++) {
+        rc = store_meta_get(txn, keys[i], &v, &len);
+        if (rc == 0 && (len != strlen(vals[i]) || memcmp(v, vals[i], len) != 0)) {
+            node_error("data dir %s belongs to %s '%.*s', not '%s'", n->paths.dir,
+                       i == 0 ? "org" : "network", (int)len, (const char *)v, vals[i]);
+            store_txn_abort(txn);
+            return 2;
+        }
+        if (rc == TN_ERR_NOT_FOUND)
+            rc = store_meta_put(txn, keys[i], vals[i], strlen(vals[i]));
+        if (rc != 0)
+            goto io_abort;
+    }
+    rc = store_meta_get(txn, NODE_META_GOV_KEY, &v, &len);
+    if (rc == 0 && (len != CRY_PK_LEN || memcmp(v, n->eco.gov_key, CRY_PK_LEN) != 0)) {
+        node_error("the ecosystem's governance key differs from the one this node was first "
+                   "started with; refusing it");
+        store_txn_abort(txn);
+        return 2;
+    }
+    if (rc == TN_ERR_NOT_FOUND)
+        rc = store_meta_put(txn, NODE_META_GOV_KEY, n->eco.gov_key, CRY_PK_LEN);
+    if (rc != 0)
+        goto io_abort;
+    /* Keep the exact, verified ecosystem file for offline tools (tracectl reads it). */
+    if ((rc = store_meta_put(txn, NODE_META_ECOSYSTEM, n->eco_raw, n->eco_raw_len)) != 0)
+        goto io_abort;
+    if ((rc = store_txn_commit(txn)) != 0)
+        goto io;
+    return 0;
+io_abort:
+    store_txn_abort(txn);
+io:
+    node_error("cannot initialise the repository: %s%s", tn_strerror(rc),
+               rc == TN_ERR_MAP_FULL ? " (use a larger --map-size)" : "");
+    return 4;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    struct node *n = sig->data;
+
+    if (n->stopping)
+        return;
+    n->stopping = true;
+    node_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    node_api_stop(n);
+    uv_close((uv_handle_t *)&n->sigint, on_closed);
+    uv_close((uv_handle_t *)&n->sigterm, on_closed);
+    /* A write already running finishes (its uv_work_t keeps the loop alive); nothing new
+     * starts because the API is closed. */
+}
+
+int node_run(const struct node_config *cfg)
+{
+    struct node n;
+    char err[512];
+    int code, rc;
+
+    memset(&n, 0, sizeof n);
+    n.cfg = cfg;
+    n.lock_fd = -1;
+    if (node_paths_init(&n.paths, cfg->data_dir, err, sizeof err) != 0) {
+        node_error("%s", err);
+        return 2;
+    }
+    if (cry_init() != 0) {
+        node_error("libsodium failed to initialise");
+        return 4;
+    }
+    if ((code = load_identity(&n)) != 0 || (code = prepare_data_dir(&n)) != 0)
+        goto out;
+    if ((rc = store_open(n.paths.db, cfg->map_size ? cfg->map_size : STORE_DEFAULT_MAP_SIZE,
+                         false, &n.repo, err, sizeof err)) != 0) {
+        node_error("%s", err);
+        code = 4;
+        goto out;
+    }
+    if ((code = pin_identity(&n)) != 0)
+        goto out;
+
+    signal(SIGPIPE, SIG_IGN);
+    n.loop = uv_default_loop();
+    uv_signal_init(n.loop, &n.sigint);
+    uv_signal_init(n.loop, &n.sigterm);
+    n.sigint.data = n.sigterm.data = &n;
+    uv_signal_start(&n.sigint, on_signal, SIGINT);
+    uv_signal_start(&n.sigterm, on_signal, SIGTERM);
+    if (node_writer_new(&n, &n.writer) != 0 || node_api_start(&n) != 0) {
+        code = 4;
+        on_signal(&n.sigint, SIGTERM);
+        uv_run(n.loop, UV_RUN_DEFAULT);
+        goto out;
+    }
+    {
+        char pk[CRY_PK_TEXT_LEN];
+        cry_pk_format(pk, n.node_key.pk);
+        node_info("tracenode started: org %s, network %s, node key %s, data %s, api %s, "
+                  "map size %llu bytes",
+                  n.self->id, n.eco.network, pk, n.paths.dir, n.paths.sock,
+                  (unsigned long long)store_map_size(n.repo));
+    }
+    uv_run(n.loop, UV_RUN_DEFAULT);
+    code = 0;
+    node_info("tracenode stopped cleanly");
+out:
+    if (n.loop) {
+        uv_loop_close(n.loop);
+        node_api_free(&n);
+    }
+    node_writer_free(n.writer);
+    store_close(n.repo);
+    proto_ecosystem_release(&n.eco);
+    free(n.eco_raw);
+    cry_keypair_release(&n.org_key);
+    cry_keypair_release(&n.node_key);
+    if (n.lock_fd >= 0)
+        close(n.lock_fd);
+    return code;
+}

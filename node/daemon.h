@@ -1,0 +1,95 @@
+/* The tracenode daemon: one libuv loop on the main thread; durable writes run on the
+ * libuv thread pool, one write transaction at a time (LMDB has one writer). */
+#ifndef TN_NODE_DAEMON_H
+#define TN_NODE_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "crypto/key.h"
+#include "node/datadir.h"
+#include "proto/ecosystem.h"
+#include "storage/repo.h"
+
+struct node_config {
+    const char *data_dir;
+    const char *ecosystem_path;
+    const char *org;
+    const char *org_key_path;
+    const char *node_key_path;
+    const char *listen; /* HOST:PORT */
+    const char **peers;
+    size_t n_peers;
+    uint64_t map_size; /* 0: default */
+};
+
+struct node_writer;
+struct node_api;
+
+struct node {
+    const struct node_config *cfg;
+    struct node_paths paths;
+    uv_loop_t *loop;
+    struct store_repo *repo;
+    struct proto_ecosystem eco;
+    char *eco_raw; /* the ecosystem file's bytes, as verified */
+    size_t eco_raw_len;
+    const struct proto_org *self; /* this node's org in eco */
+    struct cry_keypair org_key;
+    struct cry_keypair node_key;
+    struct node_writer *writer;
+    struct node_api *api;
+    uv_signal_t sigint, sigterm;
+    int lock_fd;
+    bool stopping;
+};
+
+/* Runs the daemon until SIGINT/SIGTERM. Returns a process exit code: 0 after a clean
+ * shutdown, 2 for bad configuration, 4 for I/O errors. */
+int node_run(const struct node_config *cfg);
+
+/* --- writer (writer.c): group commit of submitted events ---------------------------- */
+
+/* One SUBMIT request: events in, record ids (or an error) out. */
+struct node_submit {
+    char **events; /* JSON texts, owned */
+    size_t *lens;
+    size_t n;
+    /* results, set by the writer */
+    uint8_t (*ids)[PROTO_ID_LEN];
+    int rc;
+    size_t err_index;
+    char err[512];
+    /* completion, called on the loop thread */
+    void (*done)(struct node_submit *s, void *ctx);
+    void *ctx;
+    struct node_submit *next;
+};
+
+int node_writer_new(struct node *n, struct node_writer **out) TN_MUST_CHECK;
+/* Queues s; s->done runs on the loop thread once its records are durable or it failed. */
+void node_writer_submit(struct node_writer *w, struct node_submit *s);
+/* true while a write is running or queued (shutdown waits for it). */
+bool node_writer_busy(const struct node_writer *w);
+void node_writer_free(struct node_writer *w);
+
+/* --- submit logic (submit.c), run inside one write transaction ---------------------- */
+
+/* Turns the events of s into signed records appended to the node's shard in txn, inside
+ * a nested transaction so that a failing request leaves nothing behind. Sets s->rc,
+ * s->ids, s->err_index, s->err. Returns the number of records appended. */
+size_t node_submit_apply(struct node *n, struct store_txn *txn, struct node_submit *s);
+
+/* Signs a checkpoint over the node's own shard as it stands in txn and stores it. */
+int node_checkpoint_own(struct node *n, struct store_txn *txn) TN_MUST_CHECK;
+
+/* --- local API (api_server.c) ------------------------------------------------------- */
+
+int node_api_start(struct node *n) TN_MUST_CHECK;
+void node_api_stop(struct node *n);
+/* After the loop has finished closing handles. */
+void node_api_free(struct node *n);
+
+#endif
