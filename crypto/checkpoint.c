@@ -99,9 +99,10 @@ static int parse_body(const char *body, size_t len, struct cry_checkpoint *cp)
     for (size_t i = 0; i < n; i++) {
         if (num[i] < '0' || num[i] > '9')
             return TN_ERR_INVALID;
-        if (cp->size > (UINT64_MAX - 9) / 10)
+        uint64_t digit = (uint64_t)(num[i] - '0');
+        if (cp->size > (UINT64_MAX - digit) / 10)
             return TN_ERR_INVALID;
-        cp->size = cp->size * 10 + (uint64_t)(num[i] - '0');
+        cp->size = cp->size * 10 + digit;
     }
     p = nl + 1;
     /* root; extension lines are not allowed (C2SP: NOT RECOMMENDED, we refuse them) */

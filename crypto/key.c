@@ -89,6 +89,7 @@ int cry_keyfile_read(const char *path, struct cry_keypair *kp, char *err, size_t
     char *buf = NULL;
     uint8_t *seed = NULL;
     uint8_t listed_pk[CRY_PK_LEN];
+    struct cry_keypair loaded = {0};
     bool have_seed = false, have_pk = false;
     ssize_t got;
     int fd, rc = TN_ERR_INVALID;
@@ -163,14 +164,15 @@ int cry_keyfile_read(const char *path, struct cry_keypair *kp, char *err, size_t
         snprintf(err, errlen, "key file %s has no ed25519-secret line", path);
         goto out;
     }
-    if ((rc = keypair_from_seed(kp, seed)) != 0)
+    if ((rc = keypair_from_seed(&loaded, seed)) != 0)
         goto out;
-    if (have_pk && sodium_memcmp(listed_pk, kp->pk, CRY_PK_LEN) != 0) {
+    if (have_pk && sodium_memcmp(listed_pk, loaded.pk, CRY_PK_LEN) != 0) {
         snprintf(err, errlen, "key file %s: public key line does not match the secret", path);
-        cry_keypair_release(kp);
+        cry_keypair_release(&loaded);
         rc = TN_ERR_INVALID;
         goto out;
     }
+    *kp = loaded; /* only now: kp is untouched on every error path */
     rc = 0;
 out:
     if (buf)

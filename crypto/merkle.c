@@ -30,7 +30,8 @@ static uint64_t split_point(uint64_t n)
 {
     uint64_t k = 1;
 
-    while (k << 1 < n)
+    /* k < n - k is k * 2 < n without overflowing for n above 2^63 */
+    while (k < n - k)
         k <<= 1;
     return k;
 }
@@ -257,7 +258,9 @@ int cry_merkle_mem_subtree(void *ctx, unsigned level, uint64_t index, uint8_t ou
     uint8_t l[CRY_HASH_LEN], r[CRY_HASH_LEN];
     int rc;
 
-    if (level >= 64 || ((index + 1) << level) > m->n)
+    /* the subtree needs leaves up to (index + 1) << level <= n; shifting n down instead
+     * of index up cannot overflow */
+    if (level >= 64 || index >= (m->n >> level))
         return TN_ERR_INVALID;
     if (level == 0) {
         memcpy(out, m->leaves[index], CRY_HASH_LEN);

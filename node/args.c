@@ -83,9 +83,10 @@ int args_parse_u64(const char *s, uint64_t *out)
     if (!*s)
         return TN_ERR_INVALID;
     for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+        uint64_t digit = (uint64_t)(*s - '0');
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - digit) / 10)
             return TN_ERR_INVALID;
-        v = v * 10 + (uint64_t)(*s - '0');
+        v = v * 10 + digit;
     }
     *out = v;
     return 0;

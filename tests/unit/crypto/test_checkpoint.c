@@ -108,8 +108,7 @@ static void note_add_sig(struct note *n, const char *name, const uint8_t id_pk[C
     char b64[BLOB_B64_LEN + 1];
 
     ref_key_id(blob, name, id_pk);
-    assert_int_equal(crypto_sign_detached(blob + 4, NULL, (const uint8_t *)msg, msg_len, sk),
-                     0);
+    assert_int_equal(crypto_sign_detached(blob + 4, NULL, (const uint8_t *)msg, msg_len, sk), 0);
     ref_b64(b64, sizeof b64, blob, sizeof blob);
     note_add(n, EM_DASH " %s %s\n", name, b64);
 }
@@ -158,17 +157,16 @@ static int verify_note(const struct note *n, const char *origin, const uint8_t *
     return rc;
 }
 
-#define EXPECT_NOTE(n, origin, pk, want, what)                                               \
-    do {                                                                                     \
-        struct cry_checkpoint cp_;                                                           \
-        int rc_ = verify_note((n), (origin), (pk), &cp_), want_ = (want);                    \
-        if (rc_ != want_)                                                                    \
-            fail_msg("%s: got %d (%s), want %d (%s); note:\n%s", (what), rc_,               \
-                     tn_strerror(rc_), want_, tn_strerror(want_), (n)->s);                   \
+#define EXPECT_NOTE(n, origin, pk, want, what)                                                     \
+    do {                                                                                           \
+        struct cry_checkpoint cp_;                                                                 \
+        int rc_ = verify_note((n), (origin), (pk), &cp_), want_ = (want);                          \
+        if (rc_ != want_)                                                                          \
+            fail_msg("%s: got %d (%s), want %d (%s); note:\n%s", (what), rc_, tn_strerror(rc_),    \
+                     want_, tn_strerror(want_), (n)->s);                                           \
     } while (0)
 
-static void sign_cp(const struct cry_checkpoint *cp, const struct cry_keypair *kp,
-                    struct note *n)
+static void sign_cp(const struct cry_checkpoint *cp, const struct cry_keypair *kp, struct note *n)
 {
     int rc = cry_checkpoint_sign(cp, kp, n->s, sizeof n->s, &n->len);
 
@@ -326,20 +324,18 @@ static void test_sign_exact_text(void **state)
     ref_key_id(id, ORIGIN, k->a.pk);
     assert_memory_equal(blob, id, 4);
     /* the signature covers exactly the three body lines with their newlines */
-    assert_int_equal(crypto_sign_verify_detached(blob + 4, (const uint8_t *)n.s,
-                                                 strlen(body), k->a.pk),
-                     0);
-    assert_int_not_equal(crypto_sign_verify_detached(blob + 4, (const uint8_t *)n.s,
-                                                     strlen(body) + 1, k->a.pk),
-                         0);
+    assert_int_equal(
+        crypto_sign_verify_detached(blob + 4, (const uint8_t *)n.s, strlen(body), k->a.pk), 0);
+    assert_int_not_equal(
+        crypto_sign_verify_detached(blob + 4, (const uint8_t *)n.s, strlen(body) + 1, k->a.pk), 0);
 }
 
 static void test_sign_bad_origin(void **state)
 {
     struct keys *k = K(state);
     static const char *const bad[] = {
-        "", "has space", "tab\there", "new\nline", "cr\rhere", "plus+sign", "del\x7f", " lead",
-        "trail ", "ctl\x01",
+        "",          "has space", "tab\there", "new\nline", "cr\rhere",
+        "plus+sign", "del\x7f",   " lead",     "trail ",    "ctl\x01",
     };
     struct cry_checkpoint cp;
     char out[CRY_NOTE_MAX];
@@ -371,8 +367,7 @@ static void test_sign_buffer_too_small(void **state)
         assert_non_null(buf);
         rc = cry_checkpoint_sign(&cp, &k->a, buf, cap, &len);
         if (rc != TN_ERR_TOO_BIG)
-            fail_msg("cap %zu (note is %zu bytes): got %d, want TN_ERR_TOO_BIG", cap, full.len,
-                     rc);
+            fail_msg("cap %zu (note is %zu bytes): got %d, want TN_ERR_TOO_BIG", cap, full.len, rc);
         free(buf);
     }
     buf = malloc(full.len + 1);
@@ -390,8 +385,16 @@ static void test_verify_roundtrip(void **state)
     struct keys *k = K(state);
     char long_origin[CRY_ORIGIN_MAX + 1];
     const char *origins[] = {ORIGIN, "a", "caf\xc3\xa9.example/log", long_origin};
-    static const uint64_t sizes[] = {0, 1, 9, 10, 99, 100, 12345, UINT32_MAX,
-                                     UINT64_C(9999999999999999999), UINT64_C(10000000000000000000),
+    static const uint64_t sizes[] = {0,
+                                     1,
+                                     9,
+                                     10,
+                                     99,
+                                     100,
+                                     12345,
+                                     UINT32_MAX,
+                                     UINT64_C(9999999999999999999),
+                                     UINT64_C(10000000000000000000),
                                      UINT64_C(18446744073709551609)};
 
     memset(long_origin, 'o', CRY_ORIGIN_MAX);
@@ -601,8 +604,7 @@ static void test_bad_signature_of_our_key(void **state)
     body[body_len] = '\0';
     ref_key_id(blob, ORIGIN, k->a.pk);
     /* a real signature, but over other text */
-    assert_int_equal(crypto_sign_detached(blob + 4, NULL, (const uint8_t *)"other", 5, k->a.sk),
-                     0);
+    assert_int_equal(crypto_sign_detached(blob + 4, NULL, (const uint8_t *)"other", 5, k->a.sk), 0);
     ref_b64(b64, sizeof b64, blob, sizeof blob);
 
     t = n;
@@ -651,8 +653,7 @@ static void test_signature_count_limit(void **state)
 
 /* ---- malformed notes (all carrying a valid signature of their body) ------------------ */
 
-static void expect_body(const struct cry_keypair *kp, const char *body, int want,
-                        const char *what)
+static void expect_body(const struct cry_keypair *kp, const char *body, int want, const char *what)
 {
     struct note n;
 
@@ -666,9 +667,23 @@ static void test_malformed_bodies(void **state)
     uint8_t root[CRY_HASH_LEN];
     char r64[CRY_B64_LEN(CRY_HASH_LEN)], body[1024], long_origin[CRY_ORIGIN_MAX + 2];
     static const char *const bad_sizes[] = {
-        "012345", "00", "01", "0123", "12a45", "-1", "+1", " 1", "1 ", "", "0x10", "1e3",
-        "1.0", "\xef\xbc\x91", /* fullwidth 1 */
-        "123456789012345678901", "18446744073709551616", "99999999999999999999",
+        "012345",
+        "00",
+        "01",
+        "0123",
+        "12a45",
+        "-1",
+        "+1",
+        " 1",
+        "1 ",
+        "",
+        "0x10",
+        "1e3",
+        "1.0",
+        "\xef\xbc\x91", /* fullwidth 1 */
+        "123456789012345678901",
+        "18446744073709551616",
+        "99999999999999999999",
         "000000000000000000001",
     };
 
@@ -816,8 +831,7 @@ static void test_malformed_notes(void **state)
             fail_msg("note of CRY_NOTE_MAX bytes: got %d (%s)", rc, tn_strerror(rc));
         /* INVALID per checkpoint.h ("malformed note"); TOO_BIG would also be honest */
         if (total > CRY_NOTE_MAX && rc != TN_ERR_INVALID && rc != TN_ERR_TOO_BIG)
-            fail_msg("note of %zu bytes: got %d (%s), want a refusal", total, rc,
-                     tn_strerror(rc));
+            fail_msg("note of %zu bytes: got %d (%s), want a refusal", total, rc, tn_strerror(rc));
     }
 }
 

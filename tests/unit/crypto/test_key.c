@@ -94,8 +94,7 @@ static void b64_of(char *out, size_t cap, const uint8_t *bin, size_t len)
 }
 
 /* A key file body from raw parts; the secret is base64 of seed[0..seed_len). */
-static void key_text(char *out, size_t cap, const uint8_t *seed, size_t seed_len,
-                     const uint8_t *pk)
+static void key_text(char *out, size_t cap, const uint8_t *seed, size_t seed_len, const uint8_t *pk)
 {
     char s64[128], p64[64];
     int n;
@@ -125,8 +124,8 @@ static void expect_read_fails(const char *path, int want, const char *needle)
     sk = kp.sk;
     rc = cry_keyfile_read(path, &kp, err, sizeof err);
     if (rc != want)
-        fail_msg("cry_keyfile_read(%s) = %d (%s), want %d (%s); err: %s", path, rc,
-                 tn_strerror(rc), want, tn_strerror(want), err);
+        fail_msg("cry_keyfile_read(%s) = %d (%s), want %d (%s); err: %s", path, rc, tn_strerror(rc),
+                 want, tn_strerror(want), err);
     if (err[0] == '\0')
         fail_msg("cry_keyfile_read(%s) failed without a reason in err", path);
     if (strchr(err, '\n'))
@@ -137,8 +136,8 @@ static void expect_read_fails(const char *path, int want, const char *needle)
     if (memcmp(kp.pk, pk, CRY_PK_LEN) != 0 || kp.sk != sk)
         fail_msg("cry_keyfile_read(%s) failed (%s) but changed the caller's key pair: "
                  "pk %s, sk pointer %p -> %p",
-                 path, err, memcmp(kp.pk, pk, CRY_PK_LEN) ? "overwritten" : "kept",
-                 (void *)sk, (void *)kp.sk);
+                 path, err, memcmp(kp.pk, pk, CRY_PK_LEN) ? "overwritten" : "kept", (void *)sk,
+                 (void *)kp.sk);
     cry_keypair_release(&kp);
 }
 
@@ -208,8 +207,13 @@ static void test_b64_rfc4648(void **state)
     static const struct {
         const char *bin, *b64;
     } v[] = {
-        {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},     {"foo", "Zm9v"},
-        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
     char text[CRY_B64_LEN(6)];
     uint8_t out[8];
@@ -593,7 +597,8 @@ static void test_keyfile_no_overwrite(void **state)
 static void test_keyfile_loose_modes(void **state)
 {
     struct fix *f = *state;
-    static const mode_t loose[] = {0644, 0640, 0604, 0660, 0606, 0620, 0602, 0666, 0777, 0700 | 040};
+    static const mode_t loose[] = {0644, 0640, 0604, 0660, 0606,
+                                   0620, 0602, 0666, 0777, 0700 | 040};
     static const mode_t fine[] = {0600, 0400};
     struct cry_keypair kp = {{0}, NULL};
     char path[512];
@@ -701,7 +706,8 @@ static void test_keyfile_malformed(void **state)
     expect_read_fails(f->path, TN_ERR_INVALID, "ed25519-secret");
 
     /* secret not base64 */
-    write_text(file_in(f, "notb64"), "ed25519-secret:********************************************\n");
+    write_text(file_in(f, "notb64"),
+               "ed25519-secret:********************************************\n");
     expect_read_fails(f->path, TN_ERR_INVALID, NULL);
     /* secret with a trailing space */
     snprintf(text, sizeof text, "ed25519-secret:%s \n", s64);
