@@ -142,9 +142,8 @@ struct api_submit {
 static void submit_free(struct api_submit *a)
 {
     for (size_t i = 0; i < a->s.n; i++)
-        free(a->s.events[i]);
-    free(a->s.events);
-    free(a->s.lens);
+        proto_event_release(&a->s.evs[i]);
+    free(a->s.evs);
     free(a->s.ids);
     free(a);
 }
@@ -175,26 +174,30 @@ static void submit_done(struct node_submit *s, void *ctx)
     conn_unref(c);
 }
 
+/* Events are parsed and checked here, on the loop thread, while the writer thread
+ * signs and commits earlier ones: the two cores work in a pipeline, and a bad request is
+ * answered at once without touching the repository. */
 static void handle_submit(struct api_conn *c, const struct proto_msg *m)
 {
     const msgpack_object *body = m->body;
     struct api_submit *a;
+    char err[512];
     uint32_t n;
+    int rc;
 
     if (body->type != MSGPACK_OBJECT_ARRAY || body->via.array.size == 0 ||
         body->via.array.size > PROTO_API_SUBMIT_MAX)
         return send_error(c, m->req_id, TN_ERR_INVALID,
                           "submit body must be an array of 1..1024 event texts", 0);
     n = body->via.array.size;
-    if (!(a = calloc(1, sizeof *a)))
+    if (!(a = calloc(1, sizeof *a)) || !(a->s.evs = calloc(n, sizeof *a->s.evs)) ||
+        !(a->s.ids = calloc(n, sizeof *a->s.ids))) {
+        if (a)
+            submit_free(a);
         return send_error(c, m->req_id, TN_ERR_NOMEM, "out of memory", 0);
+    }
     a->conn = c;
     a->req_id = m->req_id;
-    a->s.events = calloc(n, sizeof *a->s.events);
-    a->s.lens = calloc(n, sizeof *a->s.lens);
-    a->s.ids = calloc(n, sizeof *a->s.ids);
-    if (!a->s.events || !a->s.lens || !a->s.ids)
-        goto nomem;
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *e = &body->via.array.ptr[i];
         if (e->type != MSGPACK_OBJECT_STR) {
@@ -202,23 +205,18 @@ static void handle_submit(struct api_conn *c, const struct proto_msg *m)
             submit_free(a);
             return send_error(c, m->req_id, TN_ERR_INVALID, "event is not a text string", i);
         }
-        if (!(a->s.events[i] = malloc(e->via.str.size + 1))) {
-            a->s.n = i;
-            goto nomem;
+        rc = node_submit_check(c->node, e->via.str.ptr, e->via.str.size, &a->s.evs[i], err,
+                               sizeof err);
+        a->s.n = i + 1;
+        if (rc != 0) {
+            submit_free(a);
+            return send_error(c, m->req_id, rc, err, i);
         }
-        memcpy(a->s.events[i], e->via.str.ptr, e->via.str.size);
-        a->s.events[i][e->via.str.size] = '\0';
-        a->s.lens[i] = e->via.str.size;
     }
-    a->s.n = n;
     a->s.done = submit_done;
     a->s.ctx = a;
     c->refs++;
     node_writer_submit(c->node->writer, &a->s);
-    return;
-nomem:
-    submit_free(a);
-    send_error(c, m->req_id, TN_ERR_NOMEM, "out of memory", 0);
 }
 
 /* --- STATUS and INFO ---------------------------------------------------------------- */

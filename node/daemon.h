@@ -11,6 +11,7 @@
 #include "crypto/key.h"
 #include "node/datadir.h"
 #include "proto/ecosystem.h"
+#include "proto/event.h"
 #include "storage/repo.h"
 
 struct node_config {
@@ -52,10 +53,9 @@ int node_run(const struct node_config *cfg);
 
 /* --- writer (writer.c): group commit of submitted events ---------------------------- */
 
-/* One SUBMIT request: events in, record ids (or an error) out. */
+/* One SUBMIT request: parsed and validated events in, record ids (or an error) out. */
 struct node_submit {
-    char **events; /* JSON texts, owned */
-    size_t *lens;
+    struct proto_event *evs; /* owned; validated against the ecosystem and size limits */
     size_t n;
     /* results, set by the writer */
     uint8_t (*ids)[PROTO_ID_LEN];
@@ -77,10 +77,16 @@ void node_writer_free(struct node_writer *w);
 
 /* --- submit logic (submit.c), run inside one write transaction ---------------------- */
 
-/* Turns the events of s into signed records appended to the node's shard in txn, inside
- * a nested transaction so that a failing request leaves nothing behind. Sets s->rc,
- * s->ids, s->err_index, s->err. Returns the number of records appended. */
-size_t node_submit_apply(struct node *n, struct store_txn *txn, struct node_submit *s);
+/* Checks one event text as the API receives it: parse, roles and orgs, size. */
+int node_submit_check(struct node *n, const char *text, size_t len, struct proto_event *ev,
+                      char *err, size_t errlen) TN_MUST_CHECK;
+
+/* Turns the (already validated) events of s into signed records appended to the node's
+ * shard in txn; fills s->ids and adds the number appended to *appended. Events were
+ * validated on arrival, so any error left (map full, I/O) is one for the whole
+ * transaction: it is returned (reason in s->err) and the caller aborts. */
+int node_submit_apply(struct node *n, struct store_txn *txn, struct node_submit *s,
+                      size_t *appended) TN_MUST_CHECK;
 
 /* Signs a checkpoint over the node's own shard as it stands in txn and stores it. */
 int node_checkpoint_own(struct node *n, struct store_txn *txn) TN_MUST_CHECK;

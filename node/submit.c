@@ -94,47 +94,36 @@ out:
     return rc;
 }
 
-size_t node_submit_apply(struct node *n, struct store_txn *txn, struct node_submit *s)
+int node_submit_check(struct node *n, const char *text, size_t len, struct proto_event *ev,
+                      char *err, size_t errlen)
 {
-    struct store_txn *child;
-    size_t appended = 0;
+    int rc = proto_event_parse(text, len, ev, err, errlen);
+
+    if (rc == 0)
+        rc = proto_event_check_context(ev, &n->eco, n->self->id, err, errlen);
+    if (rc == 0)
+        rc = proto_event_check_size(ev, n->eco.network, n->self->id, err, errlen);
+    return rc;
+}
+
+int node_submit_apply(struct node *n, struct store_txn *txn, struct node_submit *s,
+                      size_t *appended)
+{
     int rc;
 
-    s->rc = 0;
-    if ((rc = store_txn_begin_child(txn, &child)) != 0) {
-        s->rc = rc;
-        snprintf(s->err, sizeof s->err, "cannot begin transaction: %s", tn_strerror(rc));
-        return 0;
-    }
     for (size_t i = 0; i < s->n; i++) {
-        struct proto_event ev;
-        char err[400] = "";
-
-        rc = proto_event_parse(s->events[i], s->lens[i], &ev, err, sizeof err);
-        if (rc == 0)
-            rc = proto_event_check_context(&ev, &n->eco, n->self->id, err, sizeof err);
+        struct proto_event *ev = &s->evs[i];
         /* a client event id the org already used: the existing record, nothing new */
-        if (rc == 0 && ev.rec.eid && store_eid_get(child, n->self->id, ev.rec.eid, s->ids[i]) == 0) {
-            proto_event_release(&ev);
+        if (ev->rec.eid && store_eid_get(txn, n->self->id, ev->rec.eid, s->ids[i]) == 0)
             continue;
-        }
-        if (rc == 0 && (rc = append_event(n, child, &ev, s->ids[i], err, sizeof err)) == 0)
-            appended++;
-        proto_event_release(&ev);
-        if (rc != 0) {
+        if ((rc = append_event(n, txn, ev, s->ids[i], s->err, sizeof s->err)) != 0) {
             s->rc = rc;
             s->err_index = i;
-            snprintf(s->err, sizeof s->err, "%s", err[0] ? err : tn_strerror(rc));
-            store_txn_abort(child);
-            return 0;
+            return rc;
         }
+        (*appended)++;
     }
-    if ((rc = store_txn_commit(child)) != 0) {
-        s->rc = rc;
-        snprintf(s->err, sizeof s->err, "cannot commit: %s", tn_strerror(rc));
-        return 0;
-    }
-    return appended;
+    return 0;
 }
 
 int node_checkpoint_own(struct node *n, struct store_txn *txn)

@@ -53,12 +53,14 @@ static void write_batch(uv_work_t *req)
 
     w->appended = 0;
     if ((rc = store_txn_begin(n->repo, true, &txn)) == 0) {
-        for (s = w->batch; s; s = s->next)
-            w->appended += node_submit_apply(n, txn, s);
-        if (w->appended > 0 && (rc = node_checkpoint_own(n, txn)) != 0)
-            store_txn_abort(txn);
-        else
+        for (s = w->batch; s && rc == 0; s = s->next)
+            rc = node_submit_apply(n, txn, s, &w->appended);
+        if (rc == 0 && w->appended > 0)
+            rc = node_checkpoint_own(n, txn);
+        if (rc == 0)
             rc = store_txn_commit(txn);
+        else
+            store_txn_abort(txn);
     }
     if (rc != 0) {
         /* Nothing of this transaction is durable: fail every submission in it. */

@@ -6,43 +6,62 @@
 
 #define LSN_KEY "lsn"
 
+/* The record stored at (shard, seq): id and bytes point into the map. */
+static int record_at_pos(struct store_txn *txn, const uint8_t pos[12], const uint8_t **id,
+                         const uint8_t **bytes, size_t *len)
+{
+    MDB_val k = {12, (void *)pos}, v;
+    int rc = mdb_get(txn->txn, txn->repo->records, &k, &v);
+
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? TN_ERR_CORRUPT : store__err(rc);
+    if (v.mv_size <= PROTO_ID_LEN)
+        return TN_ERR_CORRUPT;
+    *id = v.mv_data;
+    *bytes = (const uint8_t *)v.mv_data + PROTO_ID_LEN;
+    *len = v.mv_size - PROTO_ID_LEN;
+    return 0;
+}
+
 int store_record_get(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], const uint8_t **bytes,
                      size_t *len)
 {
     MDB_val k = {PROTO_ID_LEN, (void *)id}, v;
-    int rc = mdb_get(txn->txn, txn->repo->records, &k, &v);
+    const uint8_t *stored_id;
+    int rc = mdb_get(txn->txn, txn->repo->ids, &k, &v);
 
     if (rc != 0)
         return store__err(rc);
-    *bytes = v.mv_data;
-    *len = v.mv_size;
-    return 0;
+    if (v.mv_size != 12)
+        return TN_ERR_CORRUPT;
+    if ((rc = record_at_pos(txn, v.mv_data, &stored_id, bytes, len)) != 0)
+        return rc;
+    return memcmp(stored_id, id, PROTO_ID_LEN) == 0 ? 0 : TN_ERR_CORRUPT;
 }
 
 bool store_has_record(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN])
 {
     MDB_val k = {PROTO_ID_LEN, (void *)id}, v;
-    return mdb_get(txn->txn, txn->repo->records, &k, &v) == 0;
+    return mdb_get(txn->txn, txn->repo->ids, &k, &v) == 0;
 }
 
 int store_record_at(struct store_txn *txn, const char *org, uint64_t seq, uint8_t id[PROTO_ID_LEN])
 {
     struct store_shard s;
-    uint8_t key[12];
-    MDB_val k = {sizeof key, key}, v;
+    uint8_t pos[12];
+    const uint8_t *stored_id, *bytes;
+    size_t len;
     int rc;
 
     if ((rc = store_shard_get(txn, org, &s)) != 0)
         return rc;
     if (seq >= s.size)
         return TN_ERR_NOT_FOUND;
-    store__put_be32(key, s.no);
-    store__put_be64(key + 4, seq);
-    if ((rc = mdb_get(txn->txn, txn->repo->seqs, &k, &v)) != 0)
-        return rc == MDB_NOTFOUND ? TN_ERR_CORRUPT : store__err(rc);
-    if (v.mv_size != PROTO_ID_LEN)
-        return TN_ERR_CORRUPT;
-    memcpy(id, v.mv_data, PROTO_ID_LEN);
+    store__put_be32(pos, s.no);
+    store__put_be64(pos + 4, seq);
+    if ((rc = record_at_pos(txn, pos, &stored_id, &bytes, &len)) != 0)
+        return rc;
+    memcpy(id, stored_id, PROTO_ID_LEN);
     return 0;
 }
 
@@ -57,13 +76,12 @@ struct index_ctx {
 static void index_item(void *ctx, const char *item, char role)
 {
     struct index_ctx *c = ctx;
-    uint8_t key[CRY_HASH_LEN];
-    MDB_val k = {sizeof key, key}, v = {ITEM_VAL_LEN, c->val};
+    uint8_t key[TEXT_KEY_MAX];
+    MDB_val k = {store__text_key(key, item), key}, v = {ITEM_VAL_LEN, c->val};
     int rc;
 
     if (c->rc != 0)
         return;
-    cry_sha256(key, (const uint8_t *)item, strlen(item));
     c->val[12] = (uint8_t)role;
     /* MDB_NODUPDATA: the same item twice in one role of one record is stored once. */
     rc = mdb_put(c->txn->txn, c->txn->repo->items, &k, &v, MDB_NODUPDATA);
@@ -107,10 +125,10 @@ int store__index_record(struct store_txn *txn, const struct store_shard *s,
     }
 
     if (rec->eid) {
-        uint8_t key[4 + CRY_HASH_LEN];
-        MDB_val k = {sizeof key, key}, v = {PROTO_ID_LEN, (void *)id};
+        uint8_t key[4 + TEXT_KEY_MAX];
+        MDB_val k = {4 + store__text_key(key + 4, rec->eid), key},
+                v = {PROTO_ID_LEN, (void *)id};
         store__put_be32(key, s->no);
-        cry_sha256(key + 4, (const uint8_t *)rec->eid, strlen(rec->eid));
         /* The first record with an event id keeps it; later ones cannot take it over. */
         rc = mdb_put(txn->txn, txn->repo->eids, &k, &v, MDB_NOOVERWRITE);
         if (rc != 0 && rc != MDB_KEYEXIST)
@@ -121,12 +139,11 @@ int store__index_record(struct store_txn *txn, const struct store_shard *s,
 
 int store_item_each(struct store_txn *txn, const char *item, store_item_cb fn, void *ctx)
 {
-    uint8_t key[CRY_HASH_LEN];
-    MDB_val k = {sizeof key, key}, v;
+    uint8_t key[TEXT_KEY_MAX];
+    MDB_val k = {store__text_key(key, item), key}, v;
     MDB_cursor *c;
     int rc, op = MDB_SET_KEY;
 
-    cry_sha256(key, (const uint8_t *)item, strlen(item));
     if ((rc = mdb_cursor_open(txn->txn, txn->repo->items, &c)) != 0)
         return store__err(rc);
     while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
@@ -146,8 +163,8 @@ int store_item_each(struct store_txn *txn, const char *item, store_item_cb fn, v
 int store_item_last(struct store_txn *txn, const char *item, const char *org,
                     uint8_t id[PROTO_ID_LEN])
 {
-    uint8_t key[CRY_HASH_LEN];
-    MDB_val k = {sizeof key, key}, v;
+    uint8_t key[TEXT_KEY_MAX];
+    MDB_val k = {store__text_key(key, item), key}, v;
     MDB_cursor *c;
     struct store_shard s;
     int rc;
@@ -156,7 +173,6 @@ int store_item_last(struct store_txn *txn, const char *item, const char *org,
         if ((rc = store_shard_get(txn, org, &s)) != 0)
             return rc;
     }
-    cry_sha256(key, (const uint8_t *)item, strlen(item));
     if ((rc = mdb_cursor_open(txn->txn, txn->repo->items, &c)) != 0)
         return store__err(rc);
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
@@ -203,14 +219,13 @@ int store_consumers_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], 
 int store_eid_get(struct store_txn *txn, const char *org, const char *eid, uint8_t id[PROTO_ID_LEN])
 {
     struct store_shard s;
-    uint8_t key[4 + CRY_HASH_LEN];
-    MDB_val k = {sizeof key, key}, v;
+    uint8_t key[4 + TEXT_KEY_MAX];
+    MDB_val k = {4 + store__text_key(key + 4, eid), key}, v;
     int rc;
 
     if ((rc = store_shard_get(txn, org, &s)) != 0)
         return rc;
     store__put_be32(key, s.no);
-    cry_sha256(key + 4, (const uint8_t *)eid, strlen(eid));
     if ((rc = mdb_get(txn->txn, txn->repo->eids, &k, &v)) != 0)
         return store__err(rc);
     if (v.mv_size != PROTO_ID_LEN)

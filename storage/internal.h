@@ -11,11 +11,11 @@ struct store_repo {
     bool readonly;
     MDB_dbi meta;        /* text key -> value */
     MDB_dbi shards;      /* org id -> shard state (shard_pack) */
-    MDB_dbi records;     /* record id -> record bytes */
-    MDB_dbi seqs;        /* shard no (4) | seq (8) -> record id */
-    MDB_dbi items;       /* SHA-256(item) -> dup: lsn (8) | shard no (4) | role (1) | id (32) */
+    MDB_dbi records;     /* shard no (4) | seq (8) -> record id (32) | record bytes */
+    MDB_dbi ids;         /* record id -> shard no (4) | seq (8) */
+    MDB_dbi items;       /* item key (item_key) -> dup: lsn (8) | shard no (4) | role (1) | id */
     MDB_dbi consumers;   /* record id -> dup: id of a record whose inputs link to it */
-    MDB_dbi eids;        /* shard no (4) | SHA-256(client event id) -> record id */
+    MDB_dbi eids;        /* shard no (4) | text key (text_key) of the client event id -> id */
     MDB_dbi merkle;      /* shard no (4) | level (1) | index (8) -> subtree hash */
     MDB_dbi checkpoints; /* shard no (4) -> size (8) | signed note */
     MDB_dbi secrets;     /* record id | field name -> salt (32) | value */
@@ -29,6 +29,14 @@ struct store_txn {
 
 #define SHARD_VAL_LEN 45
 #define ITEM_VAL_LEN 45
+
+/* Keys for text that can be longer than LMDB's 511-byte key limit: 0x00 || text when it
+ * is at most TEXT_KEY_INLINE bytes, else 0x01 || SHA-256(text). Keeping short text as
+ * itself keeps similar ids (serial numbers, event ids) on neighbouring B-tree pages, so
+ * a batch dirties few pages; random hashes would dirty one page per record. */
+#define TEXT_KEY_INLINE 400
+#define TEXT_KEY_MAX (1 + TEXT_KEY_INLINE)
+size_t store__text_key(uint8_t out[TEXT_KEY_MAX], const char *text);
 
 /* LMDB return code -> enum tn_err. */
 int store__err(int mdb_rc);

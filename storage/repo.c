@@ -28,6 +28,20 @@ int store__err(int rc)
     }
 }
 
+size_t store__text_key(uint8_t out[TEXT_KEY_MAX], const char *text)
+{
+    size_t n = strlen(text);
+
+    if (n <= TEXT_KEY_INLINE) {
+        out[0] = 0x00;
+        memcpy(out + 1, text, n);
+        return 1 + n;
+    }
+    out[0] = 0x01;
+    cry_sha256(out + 1, (const uint8_t *)text, n);
+    return 1 + CRY_HASH_LEN;
+}
+
 void store__put_be32(uint8_t *p, uint32_t v)
 {
     for (int i = 3; i >= 0; i--, v >>= 8)
@@ -58,7 +72,7 @@ static const struct {
     {"meta", offsetof(struct store_repo, meta), 0},
     {"shards", offsetof(struct store_repo, shards), 0},
     {"records", offsetof(struct store_repo, records), 0},
-    {"seqs", offsetof(struct store_repo, seqs), 0},
+    {"ids", offsetof(struct store_repo, ids), 0},
     {"items", offsetof(struct store_repo, items), MDB_DUPSORT | MDB_DUPFIXED},
     {"consumers", offsetof(struct store_repo, consumers), MDB_DUPSORT | MDB_DUPFIXED},
     {"eids", offsetof(struct store_repo, eids), 0},
@@ -202,28 +216,6 @@ int store_txn_begin(struct store_repo *repo, bool write, struct store_txn **out)
     }
     t->repo = repo;
     t->write = write;
-    *out = t;
-    return 0;
-}
-
-int store_txn_begin_child(struct store_txn *parent, struct store_txn **out)
-{
-    struct store_txn *t = calloc(1, sizeof *t);
-    int rc;
-
-    *out = NULL;
-    if (!t)
-        return TN_ERR_NOMEM;
-    if (!parent->write) {
-        free(t);
-        return TN_ERR_INVALID;
-    }
-    if ((rc = mdb_txn_begin(parent->repo->env, parent->txn, 0, &t->txn)) != 0) {
-        free(t);
-        return store__err(rc);
-    }
-    t->repo = parent->repo;
-    t->write = true;
     *out = t;
     return 0;
 }

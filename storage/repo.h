@@ -37,10 +37,6 @@ uint64_t store_map_size(const struct store_repo *repo);
 
 int store_txn_begin(struct store_repo *repo, bool write, struct store_txn **out) TN_MUST_CHECK;
 
-/* A nested write transaction inside parent: committing it merges into parent, aborting
- * it undoes only what it did. parent must not be used until the child ends. */
-int store_txn_begin_child(struct store_txn *parent, struct store_txn **out) TN_MUST_CHECK;
-
 /* Commits (durably, for a write transaction) and frees txn. On error nothing of the
  * transaction is kept: TN_ERR_MAP_FULL when the map is full, TN_ERR_IO otherwise. */
 int store_txn_commit(struct store_txn *txn) TN_MUST_CHECK;

@@ -178,19 +178,23 @@ int store_append(struct store_txn *txn, const struct proto_ecosystem *eco, const
     if (!exists && (rc = store__shard_load(txn, rec->org, true, &s)) != 0)
         goto write_fail;
 
-    k.mv_size = PROTO_ID_LEN;
-    k.mv_data = id;
-    v.mv_size = len;
-    v.mv_data = (void *)bytes;
-    if ((rc = store__err(mdb_put(txn->txn, txn->repo->records, &k, &v, MDB_NOOVERWRITE))) != 0)
-        goto write_fail;
+    /* Records sit in shard order, so appending fills pages sequentially. */
     store__put_be32(key, s.no);
     store__put_be64(key + 4, rec->seq);
     k.mv_size = sizeof key;
     k.mv_data = key;
-    v.mv_size = PROTO_ID_LEN;
-    v.mv_data = id;
-    if ((rc = store__err(mdb_put(txn->txn, txn->repo->seqs, &k, &v, MDB_NOOVERWRITE))) != 0)
+    v.mv_size = PROTO_ID_LEN + len;
+    v.mv_data = NULL;
+    if ((rc = store__err(mdb_put(txn->txn, txn->repo->records, &k, &v,
+                                 MDB_NOOVERWRITE | MDB_RESERVE))) != 0)
+        goto write_fail;
+    memcpy(v.mv_data, id, PROTO_ID_LEN);
+    memcpy((uint8_t *)v.mv_data + PROTO_ID_LEN, bytes, len);
+    k.mv_size = PROTO_ID_LEN;
+    k.mv_data = id;
+    v.mv_size = sizeof key;
+    v.mv_data = key;
+    if ((rc = store__err(mdb_put(txn->txn, txn->repo->ids, &k, &v, MDB_NOOVERWRITE))) != 0)
         goto write_fail;
     if ((rc = store__index_record(txn, &s, rec, id)) != 0)
         goto write_fail;
