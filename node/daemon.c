@@ -204,6 +204,10 @@ int node_run(const struct node_config *cfg)
                   n.self->id, n.eco.network, pk, n.paths.dir, n.paths.sock,
                   (unsigned long long)store_map_size(n.repo));
     }
+    if (cfg->n_peers > 0)
+        node_warn("peer networking is not implemented in this version: %zu --peer address(es) "
+                  "ignored",
+                  cfg->n_peers);
     uv_run(n.loop, UV_RUN_DEFAULT);
     code = 0;
     node_info("tracenode stopped cleanly");

@@ -28,42 +28,42 @@
 #define FX_MAP_SIZE (UINT64_C(64) << 20)
 
 /* A failing check prints what was being checked and both codes with their text. */
-#define EXPECT_RC(got, want, ...)                                                            \
-    do {                                                                                     \
-        int got_ = (got), want_ = (want);                                                    \
-        if (got_ != want_) {                                                                 \
-            print_error(__VA_ARGS__);                                                        \
-            print_error(": got %d (%s), want %d (%s)\n", got_, tn_strerror(got_), want_,    \
-                        tn_strerror(want_));                                                 \
-            fail();                                                                          \
-        }                                                                                    \
+#define EXPECT_RC(got, want, ...)                                                                  \
+    do {                                                                                           \
+        int got_ = (got), want_ = (want);                                                          \
+        if (got_ != want_) {                                                                       \
+            print_error(__VA_ARGS__);                                                              \
+            print_error(": got %d (%s), want %d (%s)\n", got_, tn_strerror(got_), want_,           \
+                        tn_strerror(want_));                                                       \
+            fail();                                                                                \
+        }                                                                                          \
     } while (0)
 
-#define EXPECT_U64(got, want, ...)                                                           \
-    do {                                                                                     \
-        uint64_t got_ = (got), want_ = (want);                                               \
-        if (got_ != want_) {                                                                 \
-            print_error(__VA_ARGS__);                                                        \
-            print_error(": got %" PRIu64 ", want %" PRIu64 "\n", got_, want_);               \
-            fail();                                                                          \
-        }                                                                                    \
+#define EXPECT_U64(got, want, ...)                                                                 \
+    do {                                                                                           \
+        uint64_t got_ = (got), want_ = (want);                                                     \
+        if (got_ != want_) {                                                                       \
+            print_error(__VA_ARGS__);                                                              \
+            print_error(": got %" PRIu64 ", want %" PRIu64 "\n", got_, want_);                     \
+            fail();                                                                                \
+        }                                                                                          \
     } while (0)
 
-#define EXPECT_HASH(got, want, ...)                                                          \
-    do {                                                                                     \
-        if (memcmp((got), (want), HL) != 0) {                                                \
-            print_error(__VA_ARGS__);                                                        \
-            print_error(": hashes differ\n");                                                \
-            assert_memory_equal((got), (want), HL);                                          \
-        }                                                                                    \
+#define EXPECT_HASH(got, want, ...)                                                                \
+    do {                                                                                           \
+        if (memcmp((got), (want), HL) != 0) {                                                      \
+            print_error(__VA_ARGS__);                                                              \
+            print_error(": hashes differ\n");                                                      \
+            assert_memory_equal((got), (want), HL);                                                \
+        }                                                                                          \
     } while (0)
 
 /* The orgs of the test ecosystem. */
 enum fx_org { ORG_MFR, ORG_ASM, ORG_OP, ORG_CAR, FX_N_ORGS };
 
 static const char *const fx_org_id[FX_N_ORGS] = {"mfr", "asm", "op", "car"};
-static const char *const fx_org_roles[FX_N_ORGS] = {
-    "[\"manufacturer\"]", "[\"assembler\"]", "[\"operator\"]", "[\"carrier\"]"};
+static const char *const fx_org_roles[FX_N_ORGS] = {"[\"manufacturer\"]", "[\"assembler\"]",
+                                                    "[\"operator\"]", "[\"carrier\"]"};
 
 struct fx {
     char *dir;
@@ -83,8 +83,7 @@ struct fx_chain {
     uint8_t prev[PROTO_ID_LEN];
 };
 
-static inline void fx_open(struct fx *f, uint64_t map_size, bool readonly,
-                           struct store_repo **out)
+static inline void fx_open(struct fx *f, uint64_t map_size, bool readonly, struct store_repo **out)
 {
     char err[512] = "";
     int rc = store_open(f->dir, map_size, readonly, out, err, sizeof err);
@@ -104,8 +103,7 @@ static inline void fx_make_ecosystem(struct fx *f)
 
     cry_pk_format(gov, f->gov.pk);
     n = (size_t)snprintf(text, sizeof text,
-                         "{\"network\": \"" NET "\", \"governance_key\": \"%s\", \"orgs\": [",
-                         gov);
+                         "{\"network\": \"" NET "\", \"governance_key\": \"%s\", \"orgs\": [", gov);
     for (int i = 0; i < FX_N_ORGS; i++) {
         cry_pk_format(pk, f->keys[i].pk);
         n += (size_t)snprintf(text + n, sizeof text - n,

@@ -13,8 +13,8 @@ struct kept {
 
 /* Appends n commissions continuing c (one item each, "urn:test:<org>:<seq>"), keeping them
  * in out[0..n). */
-static void add_many(struct store_txn *t, const struct fx *f, struct fx_chain *c,
-                     struct kept *out, int n)
+static void add_many(struct store_txn *t, const struct fx *f, struct fx_chain *c, struct kept *out,
+                     int n)
 {
     char item[64];
 
@@ -185,9 +185,9 @@ static void test_duplicate_is_idempotent(void **state)
     /* Same bytes again in the same transaction: no error, nothing appended. */
     appended = true;
     memset(id, 0, sizeof id);
-    EXPECT_RC(store_append(t, &f->eco, k[2].bytes, k[2].len, NULL, 0, id, &appended, err,
-                           sizeof err),
-              0, "duplicate of the head, same txn");
+    EXPECT_RC(
+        store_append(t, &f->eco, k[2].bytes, k[2].len, NULL, 0, id, &appended, err, sizeof err), 0,
+        "duplicate of the head, same txn");
     assert_false(appended);
     EXPECT_HASH(id, k[2].id, "id of the duplicate");
     fx_expect_shard(t, "mfr", 3, k[2].id);
@@ -198,9 +198,9 @@ static void test_duplicate_is_idempotent(void **state)
     t = fx_begin(f->repo, true);
     for (int i = 0; i < 3; i++) {
         appended = true;
-        EXPECT_RC(store_append(t, &f->eco, k[i].bytes, k[i].len, NULL, 0, id, &appended, err,
-                               sizeof err),
-                  0, "duplicate of seq %d", i);
+        EXPECT_RC(
+            store_append(t, &f->eco, k[i].bytes, k[i].len, NULL, 0, id, &appended, err, sizeof err),
+            0, "duplicate of seq %d", i);
         assert_false(appended);
         EXPECT_HASH(id, k[i].id, "id of duplicate %d", i);
     }
@@ -353,8 +353,7 @@ static void test_refusals(void **state)
     randombytes_buf(b, 300);
     b[0] = 0xd2; /* even with the COSE_Sign1 tag in front */
     refuse(t, f, b, 300, NULL, 0, TN_ERR_INVALID, "mfr", 3, k[2].id, "random bytes");
-    refuse(t, f, (const uint8_t *)"", 0, NULL, 0, TN_ERR_INVALID, "mfr", 3, k[2].id,
-           "empty input");
+    refuse(t, f, (const uint8_t *)"", 0, NULL, 0, TN_ERR_INVALID, "mfr", 3, k[2].id, "empty input");
     refuse(t, f, good, good_len - 1, NULL, 0, TN_ERR_INVALID, "mfr", 3, k[2].id,
            "truncated record");
     memcpy(b, good, good_len);
@@ -365,8 +364,7 @@ static void test_refusals(void **state)
     /* Over 16 KiB: refused by size before anything else. */
     memset(b, 0, sizeof b);
     memcpy(b, good, good_len);
-    refuse(t, f, b, PROTO_RECORD_MAX + 1, NULL, 0, TN_ERR_TOO_BIG, "mfr", 3, k[2].id,
-           "16 KiB + 1");
+    refuse(t, f, b, PROTO_RECORD_MAX + 1, NULL, 0, TN_ERR_TOO_BIG, "mfr", 3, k[2].id, "16 KiB + 1");
     refuse(t, f, b, sizeof b, NULL, 0, TN_ERR_TOO_BIG, "mfr", 3, k[2].id, "16 KiB + 64");
 
     /* The transaction is still good: the right record goes on the chain. */
@@ -530,7 +528,7 @@ static void test_max_size_record(void **state)
     struct store_txn *t;
     uint8_t id[PROTO_ID_LEN];
     const uint8_t *stored;
-    size_t len = 0, d, slen;
+    size_t len = 0, len0, d, slen;
     char err[256];
     int rc;
 
@@ -546,8 +544,10 @@ static void test_max_size_record(void **state)
     r.n_attrs = 4;
     len = fx_sign(&r, c.kp, b);
     assert_true(len < PROTO_RECORD_MAX);
+    len0 = len;
     /* Grow the last value until the record is exactly 16 KiB (headers may add bytes). */
-    for (d = PROTO_RECORD_MAX - len - 3; d <= PROTO_RECORD_MAX - len; d++) {
+    for (d = PROTO_RECORD_MAX - len0 - 3; d <= PROTO_RECORD_MAX - len0 && d <= PROTO_TEXT_MAX;
+         d++) {
         memset(text[3], 'x', PROTO_TEXT_MAX);
         text[3][d] = '\0';
         rc = proto_record_sign(&r, c.kp, b, PROTO_RECORD_MAX, &len, err, sizeof err);
@@ -609,8 +609,7 @@ static void expect_items(struct store_txn *t, const char *item, int n, const cha
     }
 }
 
-static void expect_last(struct store_txn *t, const char *item, const char *org,
-                        const uint8_t *want)
+static void expect_last(struct store_txn *t, const char *item, const char *org, const uint8_t *want)
 {
     uint8_t id[PROTO_ID_LEN];
 
@@ -619,8 +618,7 @@ static void expect_last(struct store_txn *t, const char *item, const char *org,
                   org ? org : "NULL");
         return;
     }
-    EXPECT_RC(store_item_last(t, item, org, id), 0, "item_last(%s, %s)", item,
-              org ? org : "NULL");
+    EXPECT_RC(store_item_last(t, item, org, id), 0, "item_last(%s, %s)", item, org ? org : "NULL");
     EXPECT_HASH(id, want, "item_last(%s, %s)", item, org ? org : "NULL");
 }
 
@@ -631,8 +629,8 @@ struct scenario {
 };
 
 /* Builds, signs and appends r (chain c advanced). */
-static void put(struct store_txn *t, const struct fx *f, struct proto_record *r,
-                struct fx_chain *c, uint8_t id[PROTO_ID_LEN])
+static void put(struct store_txn *t, const struct fx *f, struct proto_record *r, struct fx_chain *c,
+                uint8_t id[PROTO_ID_LEN])
 {
     uint8_t b[PROTO_RECORD_MAX];
     size_t len = fx_sign(r, c->kp, b);
@@ -799,17 +797,33 @@ static void test_item_last(void **state)
  * the item, or none of org's records does. */
 static void test_item_last_not_found(void **state)
 {
+    static const struct {
+        const char *item, *org;
+    } cases[] = {
+        {"nothing-names-this", NULL},
+        {"nothing-names-this", "mfr"},
+        {"B", "asm"}, /* asm has a shard but never named B */
+        {"G", "mfr"},
+    };
+    enum { NCASES = sizeof cases / sizeof cases[0] };
     struct fx *f = *state;
     struct scenario s;
     struct store_txn *t;
+    uint8_t id[PROTO_ID_LEN];
+    int rc[NCASES];
 
     build_scenario(f, &s);
     t = fx_begin(f->repo, false);
-    expect_last(t, "nothing-names-this", NULL, NULL);
-    expect_last(t, "nothing-names-this", "mfr", NULL);
-    expect_last(t, "B", "asm", NULL); /* asm has a shard but never named B */
-    expect_last(t, "G", "mfr", NULL);
-    store_txn_abort(t);
+    for (int i = 0; i < NCASES; i++)
+        rc[i] = store_item_last(t, cases[i].item, cases[i].org, id);
+    store_txn_abort(t); /* before asserting: a failure leaks nothing */
+    for (int i = 0; i < NCASES; i++)
+        if (rc[i] != TN_ERR_NOT_FOUND)
+            print_error("store_item_last(%s, %s): got %d (%s), want %d (%s)\n", cases[i].item,
+                        cases[i].org ? cases[i].org : "NULL", rc[i], tn_strerror(rc[i]),
+                        TN_ERR_NOT_FOUND, tn_strerror(TN_ERR_NOT_FOUND));
+    for (int i = 0; i < NCASES; i++)
+        EXPECT_RC(rc[i], TN_ERR_NOT_FOUND, "store_item_last case %d", i);
 }
 
 /* Many records from two shards naming one item, more than 256 of them (the order key
@@ -858,6 +872,59 @@ static void test_item_order_many(void **state)
     store_txn_abort(t);
     free(ids);
     free(hits);
+}
+
+/* Item and event ids of every length the record format allows (items up to 1024 bytes,
+ * event ids up to 256), around any internal key-size threshold: ids that share a long
+ * prefix, or where one is a prefix of another, are different items. */
+static void test_long_ids(void **state)
+{
+    enum { NI = 9 };
+    static char items[NI][PROTO_ITEM_MAX + 1];
+    static const size_t lens[NI] = {1, 2, 399, 400, 401, 511, 512, 1024, 1024};
+    struct fx *f = *state;
+    struct fx_chain c = fx_chain_of(f, ORG_MFR);
+    uint8_t ids[NI][PROTO_ID_LEN], id[PROTO_ID_LEN], b[PROTO_RECORD_MAX];
+    char eid[PROTO_EID_MAX + 1], eid_short[PROTO_EID_MAX];
+    struct proto_record r;
+    const char *outs[1];
+    struct store_txn *t;
+
+    for (int i = 0; i < NI; i++) {
+        memset(items[i], 'p', lens[i]); /* each a prefix of the longer ones */
+        items[i][lens[i]] = '\0';
+    }
+    items[NI - 1][PROTO_ITEM_MAX - 1] = 'q'; /* differs from items[NI - 2] in the last byte */
+    memset(eid, 'e', PROTO_EID_MAX);
+    eid[PROTO_EID_MAX] = '\0';
+    memcpy(eid_short, eid, PROTO_EID_MAX - 1);
+    eid_short[PROTO_EID_MAX - 1] = '\0';
+
+    t = fx_begin(f->repo, true);
+    for (int i = 0; i < NI; i++) {
+        fx_rec_init(&r, &c, PROTO_T_COMMISSION);
+        outs[0] = items[i];
+        r.outputs = outs;
+        r.n_outputs = 1;
+        if (i == NI - 1)
+            r.eid = eid;
+        fx_append_ok(t, f, b, fx_sign(&r, c.kp, b), ids[i]);
+        fx_chain_next(&c, ids[i]);
+    }
+    fx_commit(t);
+
+    fx_reopen(f);
+    t = fx_begin(f->repo, false);
+    for (int i = 0; i < NI; i++) {
+        const uint8_t *one[1] = {ids[i]};
+        expect_items(t, items[i], 1, "o", one);
+        expect_last(t, items[i], "mfr", ids[i]);
+        expect_last(t, items[i], NULL, ids[i]);
+    }
+    EXPECT_RC(store_eid_get(t, "mfr", eid, id), 0, "eid of 256 bytes");
+    EXPECT_HASH(id, ids[NI - 1], "eid of 256 bytes");
+    EXPECT_RC(store_eid_get(t, "mfr", eid_short, id), TN_ERR_NOT_FOUND, "eid prefix");
+    store_txn_abort(t);
 }
 
 static void test_consumers(void **state)
@@ -991,6 +1058,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_item_last, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_item_last_not_found, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_item_order_many, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_long_ids, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_consumers, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_eid, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_secrets, fx_setup, fx_teardown),

@@ -1,5 +1,9 @@
 /* storage/repo.c: opening and creating repositories, readonly handles, meta values,
  * transactions, the shard listing, and a full LMDB map (MDB_MAP_FULL). */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "fixture.h"
 
 /* --- open / create / reopen ------------------------------------------------------------ */
@@ -22,6 +26,10 @@ static void test_open_creates_dir_and_reopens(void **state)
     assert_int_equal(stat(sub, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(sub, sizeof sub, "%s/new-repo/data.mdb", f->dir);
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0077, 0); /* the data file is private too */
+    snprintf(sub, sizeof sub, "%s/new-repo", f->dir);
     EXPECT_U64(store_map_size(repo), UINT64_C(8) << 20, "map size as asked");
 
     t = fx_begin(repo, true);
@@ -176,6 +184,7 @@ static void test_shard_each(void **state)
     struct proto_record r;
     const char *items[1] = {"urn:test:pallet"};
     size_t len;
+    int rc;
 
     t = fx_begin(f->repo, false);
     memset(&l, 0, sizeof l);
@@ -204,12 +213,15 @@ static void test_shard_each(void **state)
     assert_string_equal(l.orgs[1], "mfr");
     EXPECT_U64(l.sizes[1], 3, "mfr size");
 
-    /* Contract: "a non-zero return stops and is returned". */
+    /* Contract (storage/repo.h): "a non-zero return stops and is returned". A callback
+     * may return any non-zero int, positive ones included. Checked after the transaction
+     * ended, so a failure here leaks nothing. */
     memset(&l, 0, sizeof l);
     l.stop_at = 1;
-    EXPECT_RC(store_shard_each(t, shard_cb, &l), 1, "shard_each returns the callback's value");
-    assert_int_equal(l.n, 1);
+    rc = store_shard_each(t, shard_cb, &l);
     store_txn_abort(t);
+    assert_int_equal(l.n, 1);
+    EXPECT_RC(rc, 1, "shard_each must return the callback's value 1");
 }
 
 /* A callback returning a negative project error stops the walk and is passed through. */
@@ -285,6 +297,7 @@ static void test_map_full(void **state)
     struct fx *f = *state;
     struct fx_chain c = fx_chain_of(f, ORG_MFR), saved;
     struct committed *recs = calloc(FULL_MAX, sizeof *recs);
+    struct store_repo *ro = NULL;
     uint8_t buf[PROTO_RECORD_MAX], id[PROTO_ID_LEN], root[HL], got[HL];
     uint64_t n = 0; /* committed */
     char err[512], item[64];
@@ -308,8 +321,7 @@ static void test_map_full(void **state)
             err[0] = '\0';
             rc = store_append(t, &f->eco, buf, len, NULL, 0, id, &appended, err, sizeof err);
             if (rc == TN_ERR_MAP_FULL) {
-                print_message("append %" PRIu64 " returned TN_ERR_MAP_FULL (%s)\n", pending,
-                              err);
+                print_message("append %" PRIu64 " returned TN_ERR_MAP_FULL (%s)\n", pending, err);
                 full = true;
                 break;
             }
@@ -352,6 +364,10 @@ static void test_map_full(void **state)
     EXPECT_U64(store_map_size(f->repo), UINT64_C(1) << 20, "map size after reopen");
     check_committed(f->repo, recs, n, root);
 
+    /* A readonly handle opened now maps 1 MiB. */
+    fx_open(f, 0, true, &ro);
+    check_committed(ro, recs, n, root);
+
     /* With a larger map, appends work again and continue the same chain. */
     store_close(f->repo);
     f->repo = NULL;
@@ -390,7 +406,111 @@ static void test_map_full(void **state)
         free(leaves);
     }
     check_committed(f->repo, recs, n, root);
+    /* The readonly handle still maps 1 MiB while the data now goes past it: beginning a
+     * transaction adopts the new size (MDB_MAP_RESIZED) and sees everything. */
+    check_committed(ro, recs, n, root);
+    EXPECT_U64(store_map_size(ro), UINT64_C(8) << 20, "readonly handle adopted the new size");
+    store_close(ro);
     free(recs);
+}
+
+/* --- durability ---------------------------------------------------------------------------- */
+
+struct signed_rec {
+    uint8_t bytes[512];
+    size_t len;
+    uint8_t id[PROTO_ID_LEN];
+};
+
+/* A child process commits 10 records, appends 5 more without committing and is killed
+ * (SIGKILL) in the middle of that write transaction. The 10 are there, the 5 are not,
+ * and the repository takes writes again. */
+static void test_commit_survives_kill(void **state)
+{
+    struct fx *f = *state;
+    struct fx_chain c = fx_chain_of(f, ORG_MFR);
+    struct signed_rec k[15];
+    struct store_txn *t;
+    uint8_t id[PROTO_ID_LEN];
+    int status = 0;
+    pid_t pid;
+
+    for (int i = 0; i < 15; i++) {
+        uint8_t buf[PROTO_RECORD_MAX];
+        k[i].len = fx_commission(&c, "urn:test:kill", buf);
+        assert_true(k[i].len <= sizeof k[i].bytes);
+        memcpy(k[i].bytes, buf, k[i].len);
+        crypto_hash_sha256(k[i].id, buf, k[i].len);
+        fx_chain_next(&c, k[i].id);
+    }
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Child: plain checks and exit codes, no cmocka. */
+        struct store_repo *repo;
+        char err[256];
+        bool app;
+        if (store_open(f->dir, FX_MAP_SIZE, false, &repo, err, sizeof err) != 0)
+            _exit(10);
+        if (store_txn_begin(repo, true, &t) != 0)
+            _exit(11);
+        for (int i = 0; i < 10; i++)
+            if (store_append(t, &f->eco, k[i].bytes, k[i].len, NULL, 0, id, &app, err,
+                             sizeof err) != 0 ||
+                !app)
+                _exit(12);
+        if (store_txn_commit(t) != 0)
+            _exit(13);
+        if (store_txn_begin(repo, true, &t) != 0)
+            _exit(14);
+        for (int i = 10; i < 15; i++)
+            if (store_append(t, &f->eco, k[i].bytes, k[i].len, NULL, 0, id, &app, err,
+                             sizeof err) != 0)
+                _exit(15);
+        raise(SIGKILL);
+        _exit(16);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFSIGNALED(status))
+        print_error("child exited with %d instead of being killed\n", WEXITSTATUS(status));
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+
+    fx_open(f, 0, false, &f->repo);
+    t = fx_begin(f->repo, false);
+    fx_expect_shard(t, "mfr", 10, k[9].id);
+    for (int i = 0; i < 15; i++)
+        assert_true(store_has_record(t, k[i].id) == (i < 10));
+    store_txn_abort(t);
+    t = fx_begin(f->repo, true);
+    for (int i = 10; i < 15; i++)
+        fx_append_ok(t, f, k[i].bytes, k[i].len, id);
+    fx_commit(t);
+    t = fx_begin(f->repo, false);
+    fx_expect_shard(t, "mfr", 15, k[14].id);
+    store_txn_abort(t);
+}
+
+/* store_append in a read transaction fails and appends nothing. */
+static void test_append_in_read_txn(void **state)
+{
+    struct fx *f = *state;
+    struct fx_chain c = fx_chain_of(f, ORG_MFR);
+    struct store_txn *t;
+    struct store_shard s;
+    uint8_t buf[PROTO_RECORD_MAX], id[PROTO_ID_LEN];
+    size_t len = fx_commission(&c, "urn:test:ro", buf);
+    bool appended = true;
+    char err[256] = "";
+
+    t = fx_begin(f->repo, false);
+    assert_int_not_equal(
+        store_append(t, &f->eco, buf, len, NULL, 0, id, &appended, err, sizeof err), 0);
+    assert_false(appended);
+    store_txn_abort(t);
+    t = fx_begin(f->repo, false);
+    EXPECT_RC(store_shard_get(t, "mfr", &s), TN_ERR_NOT_FOUND, "no shard");
+    store_txn_abort(t);
 }
 
 /* --- a readonly handle next to a writer -------------------------------------------------- */
@@ -457,14 +577,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_creates_dir_and_reopens, fx_setup_noopen,
                                         fx_teardown),
-        cmocka_unit_test_setup_teardown(test_open_readonly_missing, fx_setup_noopen,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_open_readonly_missing, fx_setup_noopen, fx_teardown),
         cmocka_unit_test_setup_teardown(test_open_unknown_format, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_abort_discards, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_shard_each, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_shard_each_error_passthrough, fx_setup,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_shard_each_error_passthrough, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_map_full, fx_setup_noopen, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_survives_kill, fx_setup_noopen, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_append_in_read_txn, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_readonly_sees_writer, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("storage/repo", tests, NULL, NULL);
