@@ -142,22 +142,20 @@ int store_item_each(struct store_txn *txn, const char *item, store_item_cb fn, v
     uint8_t key[TEXT_KEY_MAX];
     MDB_val k = {store__text_key(key, item), key}, v;
     MDB_cursor *c;
-    int rc, op = MDB_SET_KEY;
+    int mrc, rc = 0, op = MDB_SET_KEY;
 
-    if ((rc = mdb_cursor_open(txn->txn, txn->repo->items, &c)) != 0)
-        return store__err(rc);
-    while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+    if ((mrc = mdb_cursor_open(txn->txn, txn->repo->items, &c)) != 0)
+        return store__err(mrc);
+    /* mrc holds LMDB's codes, rc ours and the callback's: they must not mix. */
+    while (rc == 0 && (mrc = mdb_cursor_get(c, &k, &v, op)) == 0) {
         const uint8_t *p = v.mv_data;
         op = MDB_NEXT_DUP;
-        if (v.mv_size != ITEM_VAL_LEN) {
-            rc = TN_ERR_CORRUPT;
-            break;
-        }
-        if ((rc = fn(ctx, (char)p[12], p + 13)) != 0)
-            break;
+        rc = v.mv_size != ITEM_VAL_LEN ? TN_ERR_CORRUPT : fn(ctx, (char)p[12], p + 13);
     }
     mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : (rc > 0 ? store__err(rc) : rc);
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = store__err(mrc);
+    return rc;
 }
 
 int store_item_last(struct store_txn *txn, const char *item, const char *org,
@@ -181,8 +179,8 @@ int store_item_last(struct store_txn *txn, const char *item, const char *org,
     while (rc == 0) {
         const uint8_t *p = v.mv_data;
         if (v.mv_size != ITEM_VAL_LEN) {
-            rc = TN_ERR_CORRUPT;
-            break;
+            mdb_cursor_close(c);
+            return TN_ERR_CORRUPT;
         }
         if (!org || store__get_be32(p + 8) == s.no) {
             memcpy(id, p + 13, PROTO_ID_LEN);
@@ -191,7 +189,7 @@ int store_item_last(struct store_txn *txn, const char *item, const char *org,
         rc = mdb_cursor_get(c, &k, &v, MDB_PREV_DUP);
     }
     mdb_cursor_close(c);
-    return rc > 0 ? store__err(rc) : rc;
+    return store__err(rc);
 }
 
 int store_consumers_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
@@ -199,21 +197,18 @@ int store_consumers_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], 
 {
     MDB_val k = {PROTO_ID_LEN, (void *)id}, v;
     MDB_cursor *c;
-    int rc, op = MDB_SET_KEY;
+    int mrc, rc = 0, op = MDB_SET_KEY;
 
-    if ((rc = mdb_cursor_open(txn->txn, txn->repo->consumers, &c)) != 0)
-        return store__err(rc);
-    while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+    if ((mrc = mdb_cursor_open(txn->txn, txn->repo->consumers, &c)) != 0)
+        return store__err(mrc);
+    while (rc == 0 && (mrc = mdb_cursor_get(c, &k, &v, op)) == 0) {
         op = MDB_NEXT_DUP;
-        if (v.mv_size != PROTO_ID_LEN) {
-            rc = TN_ERR_CORRUPT;
-            break;
-        }
-        if ((rc = fn(ctx, v.mv_data)) != 0)
-            break;
+        rc = v.mv_size != PROTO_ID_LEN ? TN_ERR_CORRUPT : fn(ctx, v.mv_data);
     }
     mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : (rc > 0 ? store__err(rc) : rc);
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = store__err(mrc);
+    return rc;
 }
 
 int store_eid_get(struct store_txn *txn, const char *org, const char *eid, uint8_t id[PROTO_ID_LEN])

@@ -69,11 +69,12 @@ int store_shard_each(struct store_txn *txn, store_shard_cb fn, void *ctx)
 {
     MDB_cursor *c;
     MDB_val k, v;
-    int rc, op = MDB_FIRST;
+    int mrc, rc = 0, op = MDB_FIRST;
 
-    if ((rc = mdb_cursor_open(txn->txn, txn->repo->shards, &c)) != 0)
-        return store__err(rc);
-    while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+    if ((mrc = mdb_cursor_open(txn->txn, txn->repo->shards, &c)) != 0)
+        return store__err(mrc);
+    /* mrc holds LMDB's codes, rc ours and the callback's: they must not mix. */
+    while (rc == 0 && (mrc = mdb_cursor_get(c, &k, &v, op)) == 0) {
         char org[PROTO_ID_MAX + 1];
         struct store_shard s;
         op = MDB_NEXT;
@@ -83,11 +84,13 @@ int store_shard_each(struct store_txn *txn, store_shard_cb fn, void *ctx)
         }
         memcpy(org, k.mv_data, k.mv_size);
         org[k.mv_size] = '\0';
-        if ((rc = store__shard_load(txn, org, false, &s)) != 0 || (rc = fn(ctx, org, &s)) != 0)
-            break;
+        if ((rc = store__shard_load(txn, org, false, &s)) == 0)
+            rc = fn(ctx, org, &s);
     }
     mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : (rc > 0 ? store__err(rc) : rc);
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = store__err(mrc);
+    return rc;
 }
 
 /* Everything about a record that can be judged without writing: the contract of
