@@ -65,12 +65,13 @@ static void write_batch(uv_work_t *req)
     if (rc != 0) {
         /* Nothing of this transaction is durable: fail every submission in it. */
         for (s = w->batch; s; s = s->next)
-            if (s->rc == 0) {
+            if (s->rc == 0 || rc == TN_ERR_MAP_FULL) {
                 s->rc = rc;
                 s->err_index = 0;
                 snprintf(s->err, sizeof s->err, "%s%s", tn_strerror(rc),
                          rc == TN_ERR_MAP_FULL
-                             ? "; nothing was written; restart tracenode with a larger --map-size"
+                             ? "; nothing of this batch was written; restart tracenode with a "
+                               "larger --map-size"
                              : "");
             }
         w->appended = 0;

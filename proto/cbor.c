@@ -114,9 +114,8 @@ int proto_cbor_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
  * the bytes left, and every construct a deterministic record never contains. */
 
 struct prescan {
-    size_t remaining; /* bytes from the current header to the end of the input */
-    size_t items;
-    uint64_t allow_tag;
+    uint64_t children; /* elements the item just read declares (arrays, maps) */
+    size_t remaining;  /* bytes from the current header to the end of the input */
     const char *bad;
 };
 
@@ -142,6 +141,7 @@ static void ps_break(void *c) { ps_bad(c, "indefinite-length break"); }
 static void ps_array(void *ctx, size_t n)
 {
     struct prescan *ps = ctx;
+    ps->children = n;
     if (n > ps->remaining)
         ps_bad(ctx, "array longer than the input");
 }
@@ -149,6 +149,7 @@ static void ps_array(void *ctx, size_t n)
 static void ps_map(void *ctx, size_t n)
 {
     struct prescan *ps = ctx;
+    ps->children = 2 * (uint64_t)n;
     if (n > ps->remaining / 2)
         ps_bad(ctx, "map longer than the input");
 }
@@ -172,13 +173,20 @@ static const struct cbor_callbacks prescan_callbacks = {
     .indef_break = ps_break,
 };
 
-static const char *prescan(const uint8_t *p, size_t len, uint64_t allow_tag)
+/* Every element takes at least one byte, so the elements still owed (counted across all
+ * open arrays and maps, as in msg.c) may never exceed the bytes left: nested headers
+ * that each claim the rest of the input are refused before libcbor allocates. */
+static const char *prescan(const uint8_t *p, size_t len)
 {
-    struct prescan ps = {.allow_tag = allow_tag};
+    struct prescan ps = {0};
     size_t off = 0;
+    uint64_t owed = 1;
 
     while (off < len) {
         struct cbor_decoder_result r;
+        if (owed == 0)
+            return "trailing bytes after the item";
+        ps.children = 0;
         ps.remaining = len - off;
         r = cbor_stream_decode(p + off, len - off, &prescan_callbacks, &ps);
         if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
@@ -187,7 +195,9 @@ static const char *prescan(const uint8_t *p, size_t len, uint64_t allow_tag)
         if (ps.bad)
             return ps.bad;
         off += r.read;
-        ps.items++;
+        owed = owed - 1 + ps.children;
+        if (owed > len - off)
+            return "declares more elements than bytes present";
     }
     return NULL;
 }
@@ -296,7 +306,7 @@ static int load_untagged(const uint8_t *p, size_t len, cbor_item_t **out, char *
         snprintf(err, errlen, "empty CBOR input");
         return TN_ERR_INVALID;
     }
-    if ((bad = prescan(p, len, 0)) != NULL) {
+    if ((bad = prescan(p, len)) != NULL) {
         snprintf(err, errlen, "CBOR: %s", bad);
         return TN_ERR_INVALID;
     }

@@ -351,6 +351,8 @@ int proto_ecosystem_doc_add_org(json_t *doc, const char *id, const char *name,
         return efail(err, errlen, "--id '%s' is not a valid org id (1-64 of a-z 0-9 . _ -)", id);
     if (!name[0] || strlen(name) > PROTO_ORG_NAME_MAX)
         return efail(err, errlen, "--name must be 1-256 bytes");
+    if (addr && (!addr[0] || strlen(addr) > PROTO_ADDR_MAX || !strchr(addr, ':')))
+        return efail(err, errlen, "--addr must be HOST:PORT");
     if (!json_is_array(orgs))
         return efail(err, errlen, "ecosystem: 'orgs' must be an array");
     json_array_foreach(orgs, i, v) {

@@ -164,6 +164,21 @@ static int parse_mud(struct proto_event *ev, json_t *v, char *err, size_t errlen
 
     if (!json_is_object(v))
         return ffail(err, errlen, "mud", "must be an object");
+    {
+        static const char *const ok[] = {"url", "sha256", "size", "last_update", "model",
+                                         "mfg_name", "sig_sha256", NULL};
+        const char *k;
+        json_t *y;
+        json_object_foreach(v, k, y) {
+            bool known = false;
+            for (size_t i = 0; ok[i]; i++)
+                known |= strcmp(k, ok[i]) == 0;
+            if (!known) {
+                snprintf(err, errlen, "field 'mud.%s': unknown field", k);
+                return TN_ERR_INVALID;
+            }
+        }
+    }
     if (!(m = r->mud = proto_arena_alloc(&r->arena, sizeof *m)))
         return TN_ERR_NOMEM;
     if (!json_is_string(x = json_object_get(v, "url")) || copy_text(ev, x, 255, &m->url) != 0)

@@ -1,6 +1,7 @@
 #include "proto/msg.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t be(const uint8_t *p, unsigned n)
@@ -107,7 +108,12 @@ int proto_msg_decode(const uint8_t *p, size_t len, struct proto_msg *m, char *er
         snprintf(err, errlen, "malformed message: %s", bad);
         goto fail;
     }
-    if (msgpack_unpack_next(&m->unpacked, (const char *)p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+    if (!(m->copy = malloc(len ? len : 1))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    memcpy(m->copy, p, len);
+    if (msgpack_unpack_next(&m->unpacked, m->copy, len, &off) != MSGPACK_UNPACK_SUCCESS ||
         off != len) {
         snprintf(err, errlen, "malformed message: msgpack rejected it");
         goto fail;
@@ -133,6 +139,7 @@ int proto_msg_decode(const uint8_t *p, size_t len, struct proto_msg *m, char *er
     m->body = &a[2];
     return 0;
 fail:
+    free(m->copy);
     msgpack_unpacked_destroy(&m->unpacked);
     memset(m, 0, sizeof *m);
     return TN_ERR_INVALID;
@@ -141,6 +148,8 @@ fail:
 void proto_msg_release(struct proto_msg *m)
 {
     msgpack_unpacked_destroy(&m->unpacked);
+    free(m->copy);
+    m->copy = NULL;
     m->body = NULL;
 }
 

@@ -30,6 +30,7 @@ struct proto_msg {
     int64_t req_id;
     const msgpack_object *body; /* valid until proto_msg_release */
     msgpack_unpacked unpacked;
+    char *copy; /* msgpack-c points strings into its input: decode from our own copy */
 };
 
 /* Decodes exactly one message from p[0..len). Before unpacking, the declared sizes of all
