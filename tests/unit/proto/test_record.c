@@ -1243,7 +1243,9 @@ static size_t big_payload(uint8_t *out, size_t cap, size_t n, size_t item_len)
     proto_cbor_array(&b, n);
     for (size_t i = 0; i < n; i++) {
         memset(item, 'a' + (int)(i % 26), item_len);
-        snprintf(item, 8, "%06zu", i); /* distinct; overwrites the NUL-free prefix */
+        /* distinct 6-digit prefix (n is far below 10^6), then the filler */
+        for (size_t d = 0, v = i; d < 6; d++, v /= 10)
+            item[5 - d] = (char)('0' + v % 10);
         item[6] = 'x';
         proto_cbor_text(&b, item, item_len);
     }
