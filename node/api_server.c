@@ -208,6 +208,7 @@ static void handle_submit(struct api_conn *c, const struct proto_msg *m)
         rc = node_submit_check(c->node, e->via.str.ptr, e->via.str.size, &a->s.evs[i], err,
                                sizeof err);
         a->s.n = i + 1;
+        a->s.bytes += e->via.str.size;
         if (rc != 0) {
             submit_free(a);
             return send_error(c, m->req_id, rc, err, i);

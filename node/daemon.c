@@ -149,10 +149,11 @@ static void on_signal(uv_signal_t *sig, int signum)
     n->stopping = true;
     node_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     node_api_stop(n);
+    node_writer_stop(n->writer);
+    n->writer = NULL;
     uv_close((uv_handle_t *)&n->sigint, on_closed);
     uv_close((uv_handle_t *)&n->sigterm, on_closed);
-    /* A write already running finishes (its uv_work_t keeps the loop alive); nothing new
-     * starts because the API is closed. */
+    /* The write in progress finished inside node_writer_stop; nothing new can arrive. */
 }
 
 int node_run(const struct node_config *cfg)
@@ -216,7 +217,7 @@ out:
         uv_loop_close(n.loop);
         node_api_free(&n);
     }
-    node_writer_free(n.writer);
+    node_writer_stop(n.writer);
     store_close(n.repo);
     proto_ecosystem_release(&n.eco);
     free(n.eco_raw);

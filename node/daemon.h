@@ -57,6 +57,7 @@ int node_run(const struct node_config *cfg);
 struct node_submit {
     struct proto_event *evs; /* owned; validated against the ecosystem and size limits */
     size_t n;
+    size_t bytes; /* event text received, for the batch size limit */
     /* results, set by the writer */
     uint8_t (*ids)[PROTO_ID_LEN];
     int rc;
@@ -68,25 +69,22 @@ struct node_submit {
     struct node_submit *next;
 };
 
+/* Starts the writer and signer threads. */
 int node_writer_new(struct node *n, struct node_writer **out) TN_MUST_CHECK;
 /* Queues s; s->done runs on the loop thread once its records are durable or it failed. */
 void node_writer_submit(struct node_writer *w, struct node_submit *s);
-/* true while a write is running or queued (shutdown waits for it). */
-bool node_writer_busy(const struct node_writer *w);
-void node_writer_free(struct node_writer *w);
+/* true while a batch is being written or submissions are queued. */
+bool node_writer_busy(struct node_writer *w);
+/* On the loop thread: lets the batch in progress finish, fails what is still queued,
+ * completes everything, joins the threads and frees the writer (its uv_async closes
+ * with the loop). NULL is a no-op. */
+void node_writer_stop(struct node_writer *w);
 
-/* --- submit logic (submit.c), run inside one write transaction ---------------------- */
+/* --- submit logic (submit.c) -------------------------------------------------------- */
 
 /* Checks one event text as the API receives it: parse, roles and orgs, size. */
 int node_submit_check(struct node *n, const char *text, size_t len, struct proto_event *ev,
                       char *err, size_t errlen) TN_MUST_CHECK;
-
-/* Turns the (already validated) events of s into signed records appended to the node's
- * shard in txn; fills s->ids and adds the number appended to *appended. Events were
- * validated on arrival, so any error left (map full, I/O) is one for the whole
- * transaction: it is returned (reason in s->err) and the caller aborts. */
-int node_submit_apply(struct node *n, struct store_txn *txn, struct node_submit *s,
-                      size_t *appended) TN_MUST_CHECK;
 
 /* Signs a checkpoint over the node's own shard as it stands in txn and stores it. */
 int node_checkpoint_own(struct node *n, struct store_txn *txn) TN_MUST_CHECK;

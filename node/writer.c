@@ -1,38 +1,28 @@
-/* Group commit. Submissions queue up on the loop thread; one worker at a time (LMDB has
- * a single writer) takes everything queued, applies it in one write transaction with a
- * fresh checkpoint, and commits with fsync. Only then are the submissions completed, so
- * an id the client sees is durable. */
+/* Group commit on a writer thread. Submissions queue up from the loop thread; the
+ * writer takes everything queued as one batch, writes it in one LMDB transaction with a
+ * fresh checkpoint and commits with fsync. Only then are the submissions completed (back
+ * on the loop thread, through a uv_async), so an id a client sees is durable.
+ *
+ * While a batch commits, the next one is already planned (in the same transaction, so it
+ * sees the batch before it) and being signed on the signer thread (batch.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "node/daemon.h"
+#include "node/batch.h"
 #include "node/log.h"
-
-#define BATCH_MAX_EVENTS 65536 /* events per transaction, across submissions */
 
 struct node_writer {
     struct node *node;
-    uv_work_t work;
-    bool running;
-    struct node_submit *queue, **queue_tail;
-    struct node_submit *batch; /* being written */
-    size_t appended;
-    double ms;
+    struct node_signer *signer;
+    uv_thread_t thread;
+    uv_mutex_t mu;
+    uv_cond_t wake;
+    struct node_submit *queue, **queue_tail; /* guarded by mu */
+    struct node_submit *done, **done_tail;   /* guarded by mu */
+    bool stop, busy;
+    uv_async_t async;
 };
-
-int node_writer_new(struct node *n, struct node_writer **out)
-{
-    struct node_writer *w = calloc(1, sizeof *w);
-
-    if (!w)
-        return TN_ERR_NOMEM;
-    w->node = n;
-    w->queue_tail = &w->queue;
-    w->work.data = w;
-    *out = w;
-    return 0;
-}
 
 static double mono_ms(void)
 {
@@ -41,112 +31,258 @@ static double mono_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Worker thread: one write transaction for the whole batch. */
-static void write_batch(uv_work_t *req)
+/* Takes queued submissions up to the batch limits (at least one). Called with mu held;
+ * NULL if nothing is queued. */
+static struct node_submit *take_locked(struct node_writer *w)
 {
-    struct node_writer *w = req->data;
-    struct node *n = w->node;
-    struct store_txn *txn = NULL;
-    struct node_submit *s;
-    double t0 = mono_ms();
-    int rc;
+    struct node_submit *head = NULL, **tail = &head;
+    size_t events = 0, bytes = 0;
 
-    w->appended = 0;
-    if ((rc = store_txn_begin(n->repo, true, &txn)) == 0) {
-        for (s = w->batch; s && rc == 0; s = s->next)
-            rc = node_submit_apply(n, txn, s, &w->appended);
-        if (rc == 0 && w->appended > 0)
-            rc = node_checkpoint_own(n, txn);
-        if (rc == 0)
-            rc = store_txn_commit(txn);
-        else
-            store_txn_abort(txn);
-    }
-    if (rc != 0) {
-        /* Nothing of this transaction is durable: fail every submission in it. */
-        for (s = w->batch; s; s = s->next)
-            if (s->rc == 0 || rc == TN_ERR_MAP_FULL) {
-                s->rc = rc;
-                s->err_index = 0;
-                snprintf(s->err, sizeof s->err, "%s%s", tn_strerror(rc),
-                         rc == TN_ERR_MAP_FULL
-                             ? "; nothing of this batch was written; restart tracenode with a "
-                               "larger --map-size"
-                             : "");
-            }
-        w->appended = 0;
-    }
-    w->ms = mono_ms() - t0;
-}
-
-static void start(struct node_writer *w);
-
-static void batch_done(uv_work_t *req, int status)
-{
-    struct node_writer *w = req->data;
-    struct node_submit *s = w->batch, *next;
-    size_t failed = 0;
-
-    (void)status;
-    w->batch = NULL;
-    w->running = false;
-    for (; s; s = next) {
-        next = s->next;
-        failed += s->rc != 0;
-        if (s->rc != 0)
-            node_warn("submit refused: event %zu: %s", s->err_index, s->err);
-        s->done(s, s->ctx);
-    }
-    if (w->appended)
-        node_info("committed %zu records to shard %s in %.1f ms", w->appended,
-                  w->node->self->id, w->ms);
-    (void)failed;
-    if (w->queue)
-        start(w);
-}
-
-static void start(struct node_writer *w)
-{
-    struct node_submit **tail = &w->batch;
-    size_t events = 0;
-
-    /* Take queued submissions until the batch is full (at least one). */
-    while (w->queue && (events == 0 || events + w->queue->n <= BATCH_MAX_EVENTS)) {
+    while (w->queue && (!head || (events + w->queue->n <= NODE_BATCH_MAX_EVENTS &&
+                                  bytes + w->queue->bytes <= NODE_BATCH_MAX_BYTES))) {
         struct node_submit *s = w->queue;
         w->queue = s->next;
         s->next = NULL;
         *tail = s;
         tail = &s->next;
         events += s->n;
+        bytes += s->bytes;
     }
     if (!w->queue)
         w->queue_tail = &w->queue;
-    w->running = true;
-    if (uv_queue_work(w->node->loop, &w->work, write_batch, batch_done) != 0) {
-        /* Cannot happen with a valid loop; complete the batch as failed rather than hang. */
-        for (struct node_submit *s = w->batch; s; s = s->next) {
-            s->rc = TN_ERR_IO;
-            snprintf(s->err, sizeof s->err, "cannot schedule the write");
+    return head;
+}
+
+/* Hands finished submissions to the loop thread. */
+static void complete(struct node_writer *w, struct node_submit *subs)
+{
+    struct node_submit *last = subs;
+
+    if (!subs)
+        return;
+    while (last->next)
+        last = last->next;
+    uv_mutex_lock(&w->mu);
+    *w->done_tail = subs;
+    w->done_tail = &last->next;
+    uv_mutex_unlock(&w->mu);
+    uv_async_send(&w->async);
+}
+
+static void fail_batch(struct node_writer *w, struct node_batch *b, int rc, const char *err)
+{
+    complete(w, node_batch_finish(b, rc, err));
+}
+
+/* A batch that was planned and posted but cannot be written. */
+static void drop_batch(struct node_writer *w, struct node_batch *b, int rc, const char *err)
+{
+    node_batch_cancel(w->signer, b);
+    fail_batch(w, b, rc, err);
+}
+
+/* Starts a batch from whatever is queued: plans it in txn and posts it to the signer.
+ * NULL if nothing is queued (or on error, after failing the submissions). */
+static struct node_batch *next_batch(struct node_writer *w, struct store_txn *txn)
+{
+    struct node_submit *subs;
+    struct node_batch *b;
+    int rc;
+
+    uv_mutex_lock(&w->mu);
+    subs = w->stop ? NULL : take_locked(w);
+    uv_mutex_unlock(&w->mu);
+    if (!subs)
+        return NULL;
+    if ((rc = node_batch_new(subs, &b)) != 0) {
+        for (struct node_submit *s = subs; s; s = s->next) {
+            s->rc = rc;
+            snprintf(s->err, sizeof s->err, "out of memory");
         }
-        batch_done(&w->work, 0);
+        complete(w, subs);
+        return NULL;
     }
+    if ((rc = node_batch_plan(w->node, txn, b)) != 0) {
+        fail_batch(w, b, rc, NULL);
+        return NULL;
+    }
+    node_signer_post(w->signer, b);
+    return b;
+}
+
+static void writer_main(void *arg)
+{
+    struct node_writer *w = arg;
+    struct node *n = w->node;
+    struct node_batch *cur = NULL, *next;
+    struct store_txn *txn = NULL;
+    char err[512];
+
+    for (;;) {
+        double t0 = mono_ms(), t1;
+        size_t appended = 0;
+        int rc;
+
+        if (!cur) { /* idle: wait for work */
+            uv_mutex_lock(&w->mu);
+            w->busy = false;
+            while (!w->queue && !w->stop)
+                uv_cond_wait(&w->wake, &w->mu);
+            w->busy = w->queue != NULL && !w->stop;
+            uv_mutex_unlock(&w->mu);
+            if ((rc = store_txn_begin(n->repo, true, &txn)) != 0) {
+                node_error("cannot begin a write transaction: %s", tn_strerror(rc));
+                txn = NULL;
+            }
+            if (txn && !(cur = next_batch(w, txn))) {
+                store_txn_abort(txn);
+                txn = NULL;
+            }
+            if (!cur) {
+                uv_mutex_lock(&w->mu);
+                bool stop = w->stop;
+                uv_mutex_unlock(&w->mu);
+                if (stop)
+                    break;
+                continue;
+            }
+            t0 = mono_ms();
+        }
+
+        err[0] = '\0';
+        rc = node_batch_store(w->signer, txn, cur, &appended, err, sizeof err);
+        next = NULL;
+        if (rc == 0 && appended > 0)
+            rc = node_checkpoint_own(n, txn);
+        if (rc == 0) /* plan the next batch before the commit waits for the disk */
+            next = next_batch(w, txn);
+        t1 = mono_ms();
+        if (rc == 0)
+            rc = store_txn_commit(txn);
+        else
+            store_txn_abort(txn);
+        txn = NULL;
+        if (rc == TN_ERR_MAP_FULL)
+            snprintf(err, sizeof err,
+                     "%s; nothing of this batch was written; restart tracenode with a larger "
+                     "--map-size",
+                     tn_strerror(rc));
+        if (rc != 0) {
+            node_warn("batch of %zu events not written: %s", appended, err[0] ? err : tn_strerror(rc));
+            fail_batch(w, cur, rc, err);
+            /* next was planned on top of the failed batch: it cannot stand either */
+            if (next)
+                drop_batch(w, next, rc, err);
+            next = NULL;
+        } else {
+            if (appended)
+                node_info("committed %zu records to shard %s in %.1f ms (%.1f ms syncing)",
+                          appended, n->self->id, mono_ms() - t0, mono_ms() - t1);
+            complete(w, node_batch_finish(cur, 0, NULL));
+        }
+        cur = next;
+        if (cur && (rc = store_txn_begin(n->repo, true, &txn)) != 0) {
+            drop_batch(w, cur, rc, "cannot begin a write transaction");
+            cur = NULL;
+            txn = NULL;
+        }
+    }
+}
+
+/* Loop thread: completes what the writer finished. */
+static void on_done(uv_async_t *a)
+{
+    struct node_writer *w = a->data;
+    struct node_submit *s, *next;
+
+    uv_mutex_lock(&w->mu);
+    s = w->done;
+    w->done = NULL;
+    w->done_tail = &w->done;
+    uv_mutex_unlock(&w->mu);
+    for (; s; s = next) {
+        next = s->next;
+        s->done(s, s->ctx);
+    }
+}
+
+int node_writer_new(struct node *n, struct node_writer **out)
+{
+    struct node_writer *w = calloc(1, sizeof *w);
+    int rc;
+
+    if (!w)
+        return TN_ERR_NOMEM;
+    w->node = n;
+    w->queue_tail = &w->queue;
+    w->done_tail = &w->done;
+    if ((rc = node_signer_start(n, &w->signer)) != 0) {
+        free(w);
+        return rc;
+    }
+    uv_mutex_init(&w->mu);
+    uv_cond_init(&w->wake);
+    uv_async_init(n->loop, &w->async, on_done);
+    w->async.data = w;
+    if (uv_thread_create(&w->thread, writer_main, w) != 0) {
+        node_signer_stop(w->signer);
+        uv_close((uv_handle_t *)&w->async, NULL);
+        return TN_ERR_NOMEM;
+    }
+    *out = w;
+    return 0;
 }
 
 void node_writer_submit(struct node_writer *w, struct node_submit *s)
 {
     s->next = NULL;
+    uv_mutex_lock(&w->mu);
     *w->queue_tail = s;
     w->queue_tail = &s->next;
-    if (!w->running)
-        start(w);
+    uv_cond_signal(&w->wake);
+    uv_mutex_unlock(&w->mu);
 }
 
-bool node_writer_busy(const struct node_writer *w)
+bool node_writer_busy(struct node_writer *w)
 {
-    return w->running || w->queue;
+    bool busy;
+
+    uv_mutex_lock(&w->mu);
+    busy = w->busy || w->queue;
+    uv_mutex_unlock(&w->mu);
+    return busy;
 }
 
-void node_writer_free(struct node_writer *w)
+static void on_async_closed(uv_handle_t *h)
 {
-    free(w);
+    free(h->data);
+}
+
+void node_writer_stop(struct node_writer *w)
+{
+    struct node_submit *left;
+
+    if (!w)
+        return;
+    /* The batch being written (and one planned) finish; nothing new starts. */
+    uv_mutex_lock(&w->mu);
+    w->stop = true;
+    uv_cond_signal(&w->wake);
+    uv_mutex_unlock(&w->mu);
+    uv_thread_join(&w->thread);
+    node_signer_stop(w->signer);
+    uv_mutex_lock(&w->mu);
+    left = w->queue;
+    w->queue = NULL;
+    w->queue_tail = &w->queue;
+    uv_mutex_unlock(&w->mu);
+    for (struct node_submit *s = left; s; s = s->next) {
+        s->rc = TN_ERR_UNREACHABLE;
+        snprintf(s->err, sizeof s->err, "the node is shutting down; not written");
+    }
+    complete(w, left);
+    on_done(&w->async); /* completes everything still pending, on this (loop) thread */
+    uv_mutex_destroy(&w->mu);
+    uv_cond_destroy(&w->wake);
+    uv_close((uv_handle_t *)&w->async, on_async_closed);
 }
