@@ -133,6 +133,25 @@ int api_client_call(struct api_client *c, uint64_t type, struct proto_msg *reply
     return api_client_recv(c, reply, err, errlen);
 }
 
+int api_client_send_submit(struct api_client *c, const struct api_event *ev, size_t n)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    int rc;
+
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    proto_msg_begin(&pk, PROTO_API_SUBMIT, c->next_id++);
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_str(&pk, ev[i].len);
+        msgpack_pack_str_body(&pk, ev[i].text, ev[i].len);
+    }
+    rc = api_client_send(c, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
 int api_client_error(const struct proto_msg *m, char *msg, size_t msglen, uint64_t *index)
 {
     const msgpack_object *code = proto_msg_map_get(m->body, "code");

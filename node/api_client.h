@@ -34,6 +34,17 @@ int api_client_recv(struct api_client *c, struct proto_msg *m, char *err,
 int api_client_call(struct api_client *c, uint64_t type, struct proto_msg *reply, char *err,
                     size_t errlen) TN_MUST_CHECK;
 
+/* One event text to submit, and where it came from (1-based input line, 0: none). */
+struct api_event {
+    const char *text;
+    size_t len;
+    size_t line;
+};
+
+/* Sends one SUBMIT request with ev[0..n) (n at most PROTO_API_SUBMIT_MAX). */
+int api_client_send_submit(struct api_client *c, const struct api_event *ev,
+                           size_t n) TN_MUST_CHECK;
+
 /* For a PROTO_API_ERR reply: the node's code, message and event index. */
 int api_client_error(const struct proto_msg *m, char *msg, size_t msglen, uint64_t *index);
 

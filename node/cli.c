@@ -93,7 +93,7 @@ void cli_print_json(json_t *doc)
 
 int cli_repo_open(struct cli *cli, struct cli_repo *r)
 {
-    struct store_txn *txn = NULL;
+    struct store_txn *txn;
     const uint8_t *v;
     size_t len;
     char err[512];
@@ -104,8 +104,9 @@ int cli_repo_open(struct cli *cli, struct cli_repo *r)
         return cli_error(CLI_USAGE, "%s", err);
     if ((rc = store_open(r->paths.db, 0, true, &r->repo, err, sizeof err)) != 0)
         return cli_error(CLI_IO, "%s (is --data %s a tracenode data dir?)", err, cli->data_dir);
-    if ((rc = store_txn_begin(r->repo, false, &txn)) != 0)
+    if ((rc = store_txn_begin(r->repo, false, &r->txn)) != 0)
         goto fail;
+    txn = r->txn;
     if ((rc = store_meta_get(txn, NODE_META_ORG, &v, &len)) != 0 || len > PROTO_ID_MAX)
         goto fail;
     memcpy(r->org, v, len);
@@ -113,15 +114,12 @@ int cli_repo_open(struct cli *cli, struct cli_repo *r)
     if ((rc = store_meta_get(txn, NODE_META_ECOSYSTEM, &v, &len)) != 0)
         goto fail;
     if ((rc = proto_ecosystem_parse((const char *)v, len, true, &r->eco, err, sizeof err)) != 0) {
-        store_txn_abort(txn);
         cli_repo_close(r);
         return cli_error(CLI_IO, "the ecosystem stored in %s is unreadable: %s", cli->data_dir,
                          err);
     }
-    store_txn_abort(txn);
     return 0;
 fail:
-    store_txn_abort(txn);
     cli_repo_close(r);
     return cli_error(CLI_IO, "cannot read the repository in %s: %s", cli->data_dir,
                      tn_strerror(rc));
@@ -129,6 +127,8 @@ fail:
 
 void cli_repo_close(struct cli_repo *r)
 {
+    store_txn_abort(r->txn);
+    r->txn = NULL;
     store_close(r->repo);
     r->repo = NULL;
     if (r->eco.network)

@@ -42,11 +42,13 @@ int cli_exit_for(int tn_err);
 /* Writes doc to stdout as one JSON document (pretty) and releases it. */
 void cli_print_json(json_t *doc);
 
-/* Opens the node's repository (read-only) and parses the ecosystem it keeps.
- * On error prints it and returns the exit code. */
+/* Opens the node's repository (read-only), parses the ecosystem it keeps and begins a
+ * read transaction (one consistent view for the whole command). On error prints it and
+ * returns the exit code. */
 struct cli_repo {
     struct node_paths paths;
     struct store_repo *repo;
+    struct store_txn *txn;
     struct proto_ecosystem eco;
     char org[PROTO_ID_MAX + 1]; /* the node's own org */
 };

@@ -33,6 +33,7 @@ static int load_record(struct store_txn *txn, const uint8_t id[32], const char *
     char err[256];
     int rc = store_record_get(txn, id, bytes, len);
 
+    proto_record_init(r);
     if (rc == TN_ERR_NOT_FOUND)
         return cli_error(CLI_INCOMPLETE, "no record %s here", arg);
     if (rc != 0)
@@ -46,7 +47,6 @@ int cmd_get(int argc, char **argv)
 {
     struct cli cli = {.usage = get_usage};
     struct cli_repo repo;
-    struct store_txn *txn = NULL;
     struct proto_record r;
     const uint8_t *bytes;
     const char *pos[1];
@@ -62,12 +62,7 @@ int cmd_get(int argc, char **argv)
         return cli_error(CLI_USAGE, "get needs RECORD_ID");
     if ((rc = cli_parse_id(pos[0], id)) != 0 || (rc = cli_repo_open(&cli, &repo)) != 0)
         return rc;
-    proto_record_init(&r);
-    if ((rc = store_txn_begin(repo.repo, false, &txn)) != 0) {
-        rc = cli_error(CLI_IO, "cannot read the repository: %s", tn_strerror(rc));
-        goto out;
-    }
-    if ((rc = load_record(txn, id, pos[0], &r, &bytes, &len)) != 0)
+    if ((rc = load_record(repo.txn, id, pos[0], &r, &bytes, &len)) != 0)
         goto out;
     if (raw) {
         rc = fwrite(bytes, 1, len, stdout) == len && fflush(stdout) == 0
@@ -79,7 +74,6 @@ int cmd_get(int argc, char **argv)
     rc = CLI_OK;
 out:
     proto_record_release(&r);
-    store_txn_abort(txn);
     cli_repo_close(&repo);
     return rc;
 }
@@ -111,8 +105,7 @@ int cmd_log(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "org '%s' is not in the ecosystem", pos[0]);
         goto out;
     }
-    if ((rc = store_txn_begin(repo.repo, false, &txn)) != 0 ||
-        ((rc = store_shard_get(txn, pos[0], &sh)) != 0 && rc != TN_ERR_NOT_FOUND)) {
+    if ((rc = store_shard_get(txn = repo.txn, pos[0], &sh)) != 0 && rc != TN_ERR_NOT_FOUND) {
         rc = cli_error(CLI_IO, "cannot read the repository: %s", tn_strerror(rc));
         goto out;
     }
@@ -123,7 +116,7 @@ int cmd_log(int argc, char **argv)
         uint8_t id[32];
         char hex[CRY_HEX_LEN(32)];
         size_t len;
-        proto_record_init(&r);
+        proto_record_init(&r); /* released below on every path, even before load_record */
         if ((rc = store_record_at(txn, pos[0], seq, id)) != 0 ||
             (cry_hex(hex, id, 32), rc = load_record(txn, id, hex, &r, &bytes, &len)) != 0) {
             proto_record_release(&r);
@@ -154,7 +147,6 @@ int cmd_log(int argc, char **argv)
     }
     rc = CLI_OK;
 out:
-    store_txn_abort(txn);
     cli_repo_close(&repo);
     return rc;
 }
@@ -163,7 +155,6 @@ int cmd_proof(int argc, char **argv)
 {
     struct cli cli = {.usage = proof_usage};
     struct cli_repo repo;
-    struct store_txn *txn = NULL;
     struct proto_record r;
     struct cry_checkpoint cp;
     const struct proto_org *org;
@@ -182,18 +173,13 @@ int cmd_proof(int argc, char **argv)
         return cli_error(CLI_USAGE, "proof needs RECORD_ID");
     if ((rc = cli_parse_id(pos[0], id)) != 0 || (rc = cli_repo_open(&cli, &repo)) != 0)
         return rc;
-    proto_record_init(&r);
-    if ((rc = store_txn_begin(repo.repo, false, &txn)) != 0) {
-        rc = cli_error(CLI_IO, "cannot read the repository: %s", tn_strerror(rc));
-        goto out;
-    }
-    if ((rc = load_record(txn, id, pos[0], &r, &bytes, &len)) != 0)
+    if ((rc = load_record(repo.txn, id, pos[0], &r, &bytes, &len)) != 0)
         goto out;
     if (!(org = proto_ecosystem_org(&repo.eco, r.org))) {
         rc = cli_error(CLI_FAIL, "record's org %s is not in the ecosystem", r.org);
         goto out;
     }
-    if ((rc = store_checkpoint_get(txn, r.org, &cp_size, &note, &note_len)) != 0) {
+    if ((rc = store_checkpoint_get(repo.txn, r.org, &cp_size, &note, &note_len)) != 0) {
         rc = cli_error(CLI_INCOMPLETE, "no checkpoint held for shard %s", r.org);
         goto out;
     }
@@ -208,7 +194,7 @@ int cmd_proof(int argc, char **argv)
                        (unsigned long long)r.seq, (unsigned long long)cp.size);
         goto out;
     }
-    if ((rc = store_inclusion_proof(txn, r.org, r.seq, cp.size, path, &path_len)) != 0) {
+    if ((rc = store_inclusion_proof(repo.txn, r.org, r.seq, cp.size, path, &path_len)) != 0) {
         rc = cli_error(CLI_IO, "cannot build the proof: %s", tn_strerror(rc));
         goto out;
     }
@@ -240,7 +226,6 @@ int cmd_proof(int argc, char **argv)
     rc = CLI_OK;
 out:
     proto_record_release(&r);
-    store_txn_abort(txn);
     cli_repo_close(&repo);
     return rc;
 }

@@ -26,16 +26,10 @@ static const char usage[] =
     "Exit codes: 0 ok, 2 bad input (nothing appended), 4 node not running or I/O error.\n"
     "If the node fails mid-way (e.g. its disk is full), the ids printed so far are durable.\n";
 
-struct event_ref {
-    const char *text;
-    size_t len;
-    size_t line; /* 1-based line in the input (0: single event) */
-};
-
 /* Splits the input into events: one JSON object, or one event per non-empty line. */
-static int split_events(char *buf, size_t len, struct event_ref **out, size_t *n)
+static int split_events(char *buf, size_t len, struct api_event **out, size_t *n)
 {
-    struct event_ref *ev;
+    struct api_event *ev;
     size_t cap = 1, count = 0, line = 1;
     json_error_t jerr;
     json_t *one;
@@ -48,7 +42,7 @@ static int split_events(char *buf, size_t len, struct event_ref **out, size_t *n
     one = json_loadb(buf, len, 0, &jerr);
     if (one && json_is_object(one)) {
         json_decref(one);
-        ev[0] = (struct event_ref){buf, len, 0};
+        ev[0] = (struct api_event){buf, len, 0};
         *out = ev;
         *n = 1;
         return 0;
@@ -60,7 +54,7 @@ static int split_events(char *buf, size_t len, struct event_ref **out, size_t *n
         while (q < stop && (*q == ' ' || *q == '\t' || *q == '\r'))
             q++;
         if (q < stop)
-            ev[count++] = (struct event_ref){p, (size_t)(stop - p), line};
+            ev[count++] = (struct api_event){p, (size_t)(stop - p), line};
         p = nl ? nl + 1 : end;
         line++;
     }
@@ -69,7 +63,7 @@ static int split_events(char *buf, size_t len, struct event_ref **out, size_t *n
     return 0;
 }
 
-static void where(char *buf, size_t cap, const struct event_ref *e)
+static void where(char *buf, size_t cap, const struct api_event *e)
 {
     if (e->line)
         snprintf(buf, cap, "line %zu: ", e->line);
@@ -77,7 +71,7 @@ static void where(char *buf, size_t cap, const struct event_ref *e)
         buf[0] = '\0';
 }
 
-static int validate_all(const struct event_ref *ev, size_t n, const struct proto_ecosystem *eco,
+static int validate_all(const struct api_event *ev, size_t n, const struct proto_ecosystem *eco,
                         const char *org)
 {
     for (size_t i = 0; i < n; i++) {
@@ -101,27 +95,8 @@ struct batch {
     size_t first, n;
 };
 
-static int send_batch(struct api_client *c, const struct event_ref *ev, struct batch *b)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    int rc;
-
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    proto_msg_begin(&pk, PROTO_API_SUBMIT, c->next_id++);
-    msgpack_pack_array(&pk, b->n);
-    for (size_t i = b->first; i < b->first + b->n; i++) {
-        msgpack_pack_str(&pk, ev[i].len);
-        msgpack_pack_str_body(&pk, ev[i].text, ev[i].len);
-    }
-    rc = api_client_send(c, &sb);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
-}
-
 /* Next batch starting at *next: at most PROTO_API_SUBMIT_MAX events and BATCH_BYTES. */
-static bool next_batch(const struct event_ref *ev, size_t n, size_t *next, struct batch *b)
+static bool next_batch(const struct api_event *ev, size_t n, size_t *next, struct batch *b)
 {
     size_t bytes = 0;
 
@@ -168,7 +143,7 @@ int cmd_submit(int argc, char **argv)
     struct node_paths paths;
     struct api_client c = {.fd = -1};
     struct proto_ecosystem eco = {0};
-    struct event_ref *ev = NULL;
+    struct api_event *ev = NULL;
     struct batch inflight[WINDOW];
     size_t n_pos, n_ev = 0, next = 0, head = 0, count = 0, printed = 0;
     const char *pos[1];
@@ -208,7 +183,8 @@ int cmd_submit(int argc, char **argv)
     for (;;) {
         struct proto_msg m;
         while (count < WINDOW && next_batch(ev, n_ev, &next, &inflight[(head + count) % WINDOW])) {
-            if ((rc = send_batch(&c, ev, &inflight[(head + count) % WINDOW])) != 0) {
+            struct batch *b = &inflight[(head + count) % WINDOW];
+            if ((rc = api_client_send_submit(&c, ev + b->first, b->n)) != 0) {
                 code = cli_error(CLI_IO, "the node closed the connection (stopped?)");
                 goto out;
             }

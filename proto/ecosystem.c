@@ -2,29 +2,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "crypto/encode.h"
+#include "proto/fail.h"
 #include "proto/readfile.h"
 
 #define SIG_DOMAIN "tracenode-ecosystem-v1\n"
 #define MAX_ORGS 10000
 #define MAX_NODES 64
 
-__attribute__((format(printf, 3, 4))) static int efail(char *err, size_t errlen,
-                                                        const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return TN_ERR_INVALID;
-}
 
 /* Reals have no single serialization; refuse them anywhere in the document. */
 static bool has_real(json_t *v)
@@ -103,40 +93,40 @@ static int parse_org(struct proto_ecosystem *eco, json_t *o, struct proto_org *o
     size_t i;
 
     if (!json_is_object(o))
-        return efail(err, errlen, "ecosystem: each entry of 'orgs' must be an object");
+        return proto_fail(err, errlen, "ecosystem: each entry of 'orgs' must be an object");
     id = json_string_value(json_object_get(o, "id"));
     if (!id || !proto_id_ok(id))
-        return efail(err, errlen,
+        return proto_fail(err, errlen,
                      "ecosystem: org 'id' missing or invalid (1-64 of a-z 0-9 . _ -)");
     if (!only_keys(o, keys, &bad))
-        return efail(err, errlen, "ecosystem: org %s: unknown member '%s'", id, bad);
+        return proto_fail(err, errlen, "ecosystem: org %s: unknown member '%s'", id, bad);
     org->id = proto_arena_strndup(&eco->arena, id, strlen(id));
     v = json_object_get(o, "name");
     if (!json_is_string(v) || json_string_length(v) == 0 ||
         json_string_length(v) > PROTO_ORG_NAME_MAX)
-        return efail(err, errlen, "ecosystem: org %s: 'name' missing or over 256 bytes", id);
+        return proto_fail(err, errlen, "ecosystem: org %s: 'name' missing or over 256 bytes", id);
     org->name = proto_arena_strndup(&eco->arena, json_string_value(v), json_string_length(v));
     v = json_object_get(o, "key");
     if (!json_is_string(v) || cry_pk_parse(org->key, json_string_value(v)) != 0)
-        return efail(err, errlen, "ecosystem: org %s: 'key' is not an ed25519:BASE64 key", id);
+        return proto_fail(err, errlen, "ecosystem: org %s: 'key' is not an ed25519:BASE64 key", id);
     v = json_object_get(o, "roles");
     if (!json_is_array(v) || json_array_size(v) == 0)
-        return efail(err, errlen, "ecosystem: org %s: 'roles' must be a non-empty array", id);
+        return proto_fail(err, errlen, "ecosystem: org %s: 'roles' must be a non-empty array", id);
     json_array_foreach(v, i, n) {
         enum proto_role r;
         if (!json_is_string(n) || proto_role_parse(json_string_value(n), &r) != 0)
-            return efail(err, errlen, "ecosystem: org %s: unknown role '%s'", id,
+            return proto_fail(err, errlen, "ecosystem: org %s: unknown role '%s'", id,
                          json_is_string(n) ? json_string_value(n) : "?");
         org->roles |= (uint32_t)r;
     }
     if (parse_ms(json_object_get(o, "valid_from"), &org->valid_from) != 0 ||
         parse_ms(json_object_get(o, "valid_until"), &org->valid_until) != 0)
-        return efail(err, errlen,
+        return proto_fail(err, errlen,
                      "ecosystem: org %s: 'valid_from'/'valid_until' must be ms since the epoch", id);
     v = json_object_get(o, "nodes");
     if (v) {
         if (!json_is_array(v) || json_array_size(v) > MAX_NODES)
-            return efail(err, errlen, "ecosystem: org %s: 'nodes' must be an array", id);
+            return proto_fail(err, errlen, "ecosystem: org %s: 'nodes' must be an array", id);
         org->nodes = proto_arena_alloc(&eco->arena, (json_array_size(v) + 1) * sizeof *org->nodes);
         if (!org->nodes)
             return TN_ERR_NOMEM;
@@ -145,13 +135,13 @@ static int parse_org(struct proto_ecosystem *eco, json_t *o, struct proto_org *o
             json_t *k = json_object_get(n, "key"), *a = json_object_get(n, "addr");
             if (!json_is_object(n) || !only_keys(n, nkeys, &bad) || !json_is_string(k) ||
                 cry_pk_parse(org->nodes[i].key, json_string_value(k)) != 0)
-                return efail(err, errlen,
+                return proto_fail(err, errlen,
                              "ecosystem: org %s: each node needs 'key' (ed25519:BASE64) and an "
                              "optional 'addr'", id);
             if (a && !json_is_null(a)) {
                 if (!json_is_string(a) || json_string_length(a) == 0 ||
                     json_string_length(a) > PROTO_ADDR_MAX || !strchr(json_string_value(a), ':'))
-                    return efail(err, errlen, "ecosystem: org %s: node 'addr' must be HOST:PORT", id);
+                    return proto_fail(err, errlen, "ecosystem: org %s: node 'addr' must be HOST:PORT", id);
                 org->nodes[i].addr =
                     proto_arena_strndup(&eco->arena, json_string_value(a), json_string_length(a));
             }
@@ -172,25 +162,25 @@ static int parse_doc(json_t *doc, bool require_signature, struct proto_ecosystem
     int rc;
 
     if (!json_is_object(doc))
-        return efail(err, errlen, "ecosystem: the document must be a JSON object");
+        return proto_fail(err, errlen, "ecosystem: the document must be a JSON object");
     if (!only_keys(doc, keys, &bad))
-        return efail(err, errlen, "ecosystem: unknown member '%s'", bad);
+        return proto_fail(err, errlen, "ecosystem: unknown member '%s'", bad);
     if (has_real(doc))
-        return efail(err, errlen, "ecosystem: numbers must be integers");
+        return proto_fail(err, errlen, "ecosystem: numbers must be integers");
     v = json_object_get(doc, "format");
     if (v && (!json_is_string(v) || strcmp(json_string_value(v), "tracenode-ecosystem-v1") != 0))
-        return efail(err, errlen, "ecosystem: 'format' must be \"tracenode-ecosystem-v1\"");
+        return proto_fail(err, errlen, "ecosystem: 'format' must be \"tracenode-ecosystem-v1\"");
     net = json_string_value(json_object_get(doc, "network"));
     if (!net || !proto_id_ok(net))
-        return efail(err, errlen,
+        return proto_fail(err, errlen,
                      "ecosystem: 'network' missing or invalid (1-64 of a-z 0-9 . _ -)");
     eco->network = proto_arena_strndup(&eco->arena, net, strlen(net));
     v = json_object_get(doc, "governance_key");
     if (!json_is_string(v) || cry_pk_parse(eco->gov_key, json_string_value(v)) != 0)
-        return efail(err, errlen, "ecosystem: 'governance_key' is not an ed25519:BASE64 key");
+        return proto_fail(err, errlen, "ecosystem: 'governance_key' is not an ed25519:BASE64 key");
     v = json_object_get(doc, "orgs");
     if (v && (!json_is_array(v) || json_array_size(v) > MAX_ORGS))
-        return efail(err, errlen, "ecosystem: 'orgs' must be an array");
+        return proto_fail(err, errlen, "ecosystem: 'orgs' must be an array");
     if (v && json_array_size(v)) {
         eco->orgs = proto_arena_alloc(&eco->arena, json_array_size(v) * sizeof *eco->orgs);
         if (!eco->orgs)
@@ -200,7 +190,7 @@ static int parse_doc(json_t *doc, bool require_signature, struct proto_ecosystem
                 return rc;
             for (size_t j = 0; j < i; j++)
                 if (strcmp(eco->orgs[j].id, eco->orgs[i].id) == 0)
-                    return efail(err, errlen, "ecosystem: org id '%s' listed twice",
+                    return proto_fail(err, errlen, "ecosystem: org id '%s' listed twice",
                                  eco->orgs[i].id);
             eco->n_orgs = i + 1;
         }
@@ -214,7 +204,7 @@ static int parse_doc(json_t *doc, bool require_signature, struct proto_ecosystem
         bool ok;
         if (!json_is_string(v) ||
             cry_unb64(sig, sizeof sig, json_string_value(v), json_string_length(v)) != 0)
-            return efail(err, errlen, "ecosystem: 'signature' is not base64 of 64 bytes");
+            return proto_fail(err, errlen, "ecosystem: 'signature' is not base64 of 64 bytes");
         if (!(msg = signed_bytes(doc, &n)))
             return TN_ERR_NOMEM;
         ok = cry_verify(sig, (const uint8_t *)msg, n, eco->gov_key);
@@ -348,13 +338,13 @@ int proto_ecosystem_doc_add_org(json_t *doc, const char *id, const char *name,
     size_t i;
 
     if (!proto_id_ok(id))
-        return efail(err, errlen, "--id '%s' is not a valid org id (1-64 of a-z 0-9 . _ -)", id);
+        return proto_fail(err, errlen, "--id '%s' is not a valid org id (1-64 of a-z 0-9 . _ -)", id);
     if (!name[0] || strlen(name) > PROTO_ORG_NAME_MAX)
-        return efail(err, errlen, "--name must be 1-256 bytes");
+        return proto_fail(err, errlen, "--name must be 1-256 bytes");
     if (addr && (!addr[0] || strlen(addr) > PROTO_ADDR_MAX || !strchr(addr, ':')))
-        return efail(err, errlen, "--addr must be HOST:PORT");
+        return proto_fail(err, errlen, "--addr must be HOST:PORT");
     if (!json_is_array(orgs))
-        return efail(err, errlen, "ecosystem: 'orgs' must be an array");
+        return proto_fail(err, errlen, "ecosystem: 'orgs' must be an array");
     json_array_foreach(orgs, i, v) {
         const char *other = json_string_value(json_object_get(v, "id"));
         if (other && strcmp(other, id) == 0) {
@@ -384,7 +374,7 @@ int proto_ecosystem_doc_add_org(json_t *doc, const char *id, const char *name,
     free(copy);
     if (json_array_size(rl) == 0) {
         json_decref(rl);
-        return efail(err, errlen, "--role: at least one role is required");
+        return proto_fail(err, errlen, "--role: at least one role is required");
     }
     cry_pk_format(pk, key);
     org = json_pack("{s:s, s:s, s:s, s:o, s:[]}", "id", id, "name", name, "key", pk, "roles", rl,
@@ -411,7 +401,7 @@ int proto_ecosystem_doc_sign(json_t *doc, const struct cry_keypair *gov, char *e
     char *msg;
 
     if (!gk || cry_pk_parse(want, gk) != 0)
-        return efail(err, errlen, "ecosystem: 'governance_key' missing");
+        return proto_fail(err, errlen, "ecosystem: 'governance_key' missing");
     if (memcmp(want, gov->pk, CRY_PK_LEN) != 0) {
         snprintf(err, errlen, "the key given is not the ecosystem's governance_key");
         return TN_ERR_UNKNOWN_KEY;

@@ -7,11 +7,11 @@
 
 #include "crypto/encode.h"
 #include "proto/cbor.h"
+#include "proto/fail.h"
 
 static int ffail(char *err, size_t errlen, const char *field, const char *why)
 {
-    snprintf(err, errlen, "field '%s': %s", field, why);
-    return TN_ERR_INVALID;
+    return proto_fail(err, errlen, "field '%s': %s", field, why);
 }
 
 static int copy_text(struct proto_event *ev, json_t *v, size_t max, const char **out)

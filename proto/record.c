@@ -1,10 +1,10 @@
 #include "proto/record.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "proto/cbor.h"
+#include "proto/fail.h"
 
 #define COSE_SIGN1_TAG 18
 #define COSE_ALG_EDDSA (-8)
@@ -32,16 +32,6 @@ void proto_record_id(uint8_t id[PROTO_ID_LEN], const uint8_t *bytes, size_t len)
 
 /* --- shape ------------------------------------------------------------------------ */
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-                                                       const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return TN_ERR_INVALID;
-}
 
 /* Item ids: 1..PROTO_ITEM_MAX bytes of UTF-8, no control characters. */
 static bool item_ok(const char *s)
@@ -66,9 +56,9 @@ static int check_list(const char *const *list, size_t n, const char *field, char
 {
     for (size_t i = 0; i < n; i++) {
         if (!list[i] || strlen(list[i]) > PROTO_ITEM_MAX)
-            return fail(err, errlen, "'%s': item id over 1024 bytes", field);
+            return proto_fail(err, errlen, "'%s': item id over 1024 bytes", field);
         if (!item_ok(list[i]))
-            return fail(err, errlen, "'%s': item id empty or not printable UTF-8", field);
+            return proto_fail(err, errlen, "'%s': item id empty or not printable UTF-8", field);
     }
     return 0;
 }
@@ -105,17 +95,17 @@ int proto_record_check(const struct proto_record *r, char *err, size_t errlen)
     int rc;
 
     if (r->v != PROTO_VERSION)
-        return fail(err, errlen, "'%s': unsupported record version", "v");
+        return proto_fail(err, errlen, "'%s': unsupported record version", "v");
     if (!r->net || !proto_id_ok(r->net))
-        return fail(err, errlen, "'%s': missing or not a valid id", "net");
+        return proto_fail(err, errlen, "'%s': missing or not a valid id", "net");
     if (!r->org || !proto_id_ok(r->org))
-        return fail(err, errlen, "'%s': missing or not a valid id", "org");
+        return proto_fail(err, errlen, "'%s': missing or not a valid id", "org");
     if (!tname)
-        return fail(err, errlen, "'%s': unknown record type", "type");
+        return proto_fail(err, errlen, "'%s': unknown record type", "type");
     if (r->has_prev != (r->seq > 0))
-        return fail(err, errlen, "'%s': must be null exactly at seq 0", "prev");
+        return proto_fail(err, errlen, "'%s': must be null exactly at seq 0", "prev");
     if (r->eid && (!r->eid[0] || strlen(r->eid) > PROTO_EID_MAX || !item_ok(r->eid)))
-        return fail(err, errlen, "'%s': event id empty, over 256 bytes or not printable", "id");
+        return proto_fail(err, errlen, "'%s': event id empty, over 256 bytes or not printable", "id");
 
     have |= r->n_outputs ? F_OUT : 0;
     have |= r->n_inputs ? F_IN : 0;
@@ -143,39 +133,39 @@ int proto_record_check(const struct proto_record *r, char *err, size_t errlen)
         if ((rc = check_list(&r->inputs[i].item, 1, "inputs", err, errlen)) != 0)
             return rc;
     if (r->to && !proto_id_ok(r->to))
-        return fail(err, errlen, "'%s': not a valid org id", "to");
+        return proto_fail(err, errlen, "'%s': not a valid org id", "to");
     if (r->from && !proto_id_ok(r->from))
-        return fail(err, errlen, "'%s': not a valid org id", "from");
+        return proto_fail(err, errlen, "'%s': not a valid org id", "from");
     for (size_t i = 0; i < r->n_attrs; i++) {
         const struct proto_attr *a = &r->attrs[i];
         if (!name_ok(a->name))
-            return fail(err, errlen, "'%s': attribute name empty, too long or not printable",
+            return proto_fail(err, errlen, "'%s': attribute name empty, too long or not printable",
                         "attrs");
         if (a->kind == PROTO_VAL_TEXT &&
             (strlen(a->text) > PROTO_TEXT_MAX || !proto_utf8_ok(a->text, strlen(a->text))))
-            return fail(err, errlen, "'%s': text value over 4096 bytes or not UTF-8", "attrs");
+            return proto_fail(err, errlen, "'%s': text value over 4096 bytes or not UTF-8", "attrs");
         if (i > 0 && proto_cbor_key_cmp(r->attrs[i - 1].name, strlen(r->attrs[i - 1].name),
                                         a->name, strlen(a->name)) >= 0)
-            return fail(err, errlen, "'%s': names not sorted or duplicated", "attrs");
+            return proto_fail(err, errlen, "'%s': names not sorted or duplicated", "attrs");
     }
     for (size_t i = 0; i < r->n_sealed; i++) {
         if (!name_ok(r->sealed[i].name))
-            return fail(err, errlen, "'%s': field name empty, too long or not printable",
+            return proto_fail(err, errlen, "'%s': field name empty, too long or not printable",
                         "sealed");
         if (i > 0 &&
             proto_cbor_key_cmp(r->sealed[i - 1].name, strlen(r->sealed[i - 1].name),
                                r->sealed[i].name, strlen(r->sealed[i].name)) >= 0)
-            return fail(err, errlen, "'%s': names not sorted or duplicated", "sealed");
+            return proto_fail(err, errlen, "'%s': names not sorted or duplicated", "sealed");
     }
     if (r->mud) {
         const struct proto_mud *m = r->mud;
         if (!m->url || !m->url[0] || strlen(m->url) > 255 || !item_ok(m->url))
-            return fail(err, errlen, "'%s': url missing or over 255 bytes", "mud");
+            return proto_fail(err, errlen, "'%s': url missing or over 255 bytes", "mud");
         if (!m->last_update || !item_ok(m->last_update) || strlen(m->last_update) > 64)
-            return fail(err, errlen, "'%s': last_update missing", "mud");
+            return proto_fail(err, errlen, "'%s': last_update missing", "mud");
         if ((m->model && (!item_ok(m->model) || strlen(m->model) > PROTO_NAME_MAX)) ||
             (m->mfg_name && (!item_ok(m->mfg_name) || strlen(m->mfg_name) > PROTO_NAME_MAX)))
-            return fail(err, errlen, "'%s': model or mfg_name not printable or too long", "mud");
+            return proto_fail(err, errlen, "'%s': model or mfg_name not printable or too long", "mud");
     }
     return 0;
 }

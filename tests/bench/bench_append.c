@@ -174,28 +174,9 @@ static int connect_wait(struct api_client *c, const char *sock)
     return -1;
 }
 
-static int send_batch(struct api_client *c, char **ev, size_t first, size_t n)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    int rc;
-
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    proto_msg_begin(&pk, PROTO_API_SUBMIT, c->next_id++);
-    msgpack_pack_array(&pk, n);
-    for (size_t i = first; i < first + n; i++) {
-        size_t len = strlen(ev[i]);
-        msgpack_pack_str(&pk, len);
-        msgpack_pack_str_body(&pk, ev[i], len);
-    }
-    rc = api_client_send(c, &sb);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
-}
-
 /* One run: a fresh node and data dir, n events, seconds from first send to last ack. */
-static double api_run(const char *bin, const char *dir, char **ev, size_t n, int run)
+static double api_run(const char *bin, const char *dir, const struct api_event *ev, size_t n,
+                      int run)
 {
     char data[512], sock[600], err[256];
     struct api_client c;
@@ -213,7 +194,7 @@ static double api_run(const char *bin, const char *dir, char **ev, size_t n, int
         struct proto_msg m;
         while (inflight < WINDOW && sent < n) {
             size_t k = n - sent < BATCH ? n - sent : BATCH;
-            if (send_batch(&c, ev, sent, k))
+            if (api_client_send_submit(&c, ev + sent, k))
                 die("send");
             sent += k;
             inflight++;
@@ -238,7 +219,7 @@ int main(int argc, char **argv)
     const char *bin = getenv("TN_TRACENODE");
     char dir[] = "/tmp/tn-bench-XXXXXX", cmd[600], sub[600];
     double sig[16], db[16], api[16];
-    char **ev;
+    struct api_event *ev;
 
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--events") == 0)
@@ -258,11 +239,14 @@ int main(int argc, char **argv)
     if (!(ev = calloc(n, sizeof *ev)))
         die("memory");
     for (size_t i = 0; i < n; i++) {
-        ev[i] = malloc(256);
-        snprintf(ev[i], 256,
+        char *text = malloc(256);
+        if (!text)
+            die("memory");
+        ev[i].len = (size_t)snprintf(text, 256,
                  "{\"type\":\"commission\",\"outputs\":[\"urn:epc:id:sgtin:0614141.107346.%zu\"],"
                  "\"attrs\":{\"lot\":\"L%zu\",\"model\":\"lightbulb2000\"}}",
                  i, i / 1000);
+        ev[i].text = text;
     }
     /* Interleave the three measurements so load changes hit them alike. */
     for (int r = 0; r < runs; r++) {
@@ -288,7 +272,7 @@ int main(int argc, char **argv)
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
     for (size_t i = 0; i < n; i++)
-        free(ev[i]);
+        free((char *)ev[i].text);
     free(ev);
     return 0;
 }
