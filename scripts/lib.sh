@@ -4,9 +4,11 @@
 TN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Build tools, the libraries tracenode links, and what the tests use to check its output
-# independently (jq, Python's cbor2 and PyNaCl from Debian).
+# independently (jq, Python's cbor2 and PyNaCl, an independent Noise implementation in
+# Python (dissononce) and the Noise known answers shipped with flynn/noise).
 TN_PACKAGES="gcc make cmake pkg-config libuv1-dev libsodium-dev libmsgpack-dev liblmdb-dev
-libcbor-dev libjansson-dev libcmocka-dev jq python3 python3-cbor2 python3-nacl"
+libcbor-dev libjansson-dev libcmocka-dev jq python3 python3-cbor2 python3-nacl
+python3-dissononce golang-github-flynn-noise-dev"
 
 tn_ensure_packages() {
     local missing=() p
