@@ -8,7 +8,9 @@
 
 #include "crypto/encode.h"
 #include "node/daemon.h"
+#include "node/gossip.h"
 #include "node/log.h"
+#include "node/peer.h"
 #include "proto/msg.h"
 
 #define READ_CHUNK 65536
@@ -223,6 +225,7 @@ static void handle_submit(struct api_conn *c, const struct proto_msg *m)
 /* --- STATUS and INFO ---------------------------------------------------------------- */
 
 struct shard_list {
+    struct node *node;
     struct store_txn *txn;
     msgpack_packer *pk;
     size_t count;
@@ -247,7 +250,7 @@ static int pack_shard(void *ctx, const char *org, const struct store_shard *s)
     if (store_checkpoint_get(l->txn, org, &cp_size, &note, &note_len) != 0)
         cp_size = 0;
     cry_hex(hex, root, CRY_HASH_LEN);
-    msgpack_pack_map(l->pk, 5);
+    msgpack_pack_map(l->pk, 7);
     pack_str(l->pk, "org");
     pack_str(l->pk, org);
     pack_str(l->pk, "size");
@@ -261,6 +264,14 @@ static int pack_shard(void *ctx, const char *org, const struct store_shard *s)
         msgpack_pack_false(l->pk);
     pack_str(l->pk, "checkpoint_size");
     msgpack_pack_uint64(l->pk, cp_size);
+    /* sync progress: the most any peer has said it holds, and how far behind we are */
+    {
+        uint64_t peer_max = gossip_peer_max(l->node, org);
+        pack_str(l->pk, "peer_max");
+        msgpack_pack_uint64(l->pk, peer_max);
+        pack_str(l->pk, "behind");
+        msgpack_pack_uint64(l->pk, peer_max > s->size ? peer_max - s->size : 0);
+    }
     return 0;
 }
 
@@ -270,7 +281,7 @@ static void handle_status(struct api_conn *c, const struct proto_msg *m)
     struct store_txn *txn;
     msgpack_packer pk;
     struct write_req *w;
-    struct shard_list l = {.pk = &pk};
+    struct shard_list l = {.node = n, .pk = &pk};
     char pk_text[CRY_PK_TEXT_LEN];
     int rc;
 
@@ -294,9 +305,9 @@ static void handle_status(struct api_conn *c, const struct proto_msg *m)
     pack_str(&pk, pk_text);
     pack_str(&pk, "map_size");
     msgpack_pack_uint64(&pk, store_map_size(n->repo));
-    /* Peer networking is not implemented yet (issue 3): the list is honestly empty. */
     pack_str(&pk, "peers");
-    msgpack_pack_array(&pk, 0);
+    msgpack_pack_array(&pk, node_net_pack_status(n, NULL));
+    node_net_pack_status(n, &pk);
     pack_str(&pk, "shards");
     msgpack_pack_array(&pk, l.count);
     l.pack = true;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "node/gossip.h"
 #include "node/log.h"
 
 #define NO_REF SIZE_MAX
@@ -445,14 +446,35 @@ static void node_batch_release(struct node_signer *sg, struct node_batch *b)
 
 /* --- storing ------------------------------------------------------------------------ */
 
+/* A copy of a record we just stored, for gossip to push. */
+static struct node_repl *pushed_copy(const struct node *n, const struct plan *p)
+{
+    struct node_repl *r = calloc(1, sizeof *r);
+
+    if (!r || !(r->bytes = malloc(p->len))) {
+        free(r);
+        return NULL;
+    }
+    r->kind = REPL_RECORD;
+    r->result = REPL_APPENDED;
+    snprintf(r->org, sizeof r->org, "%s", n->self->id);
+    r->seq = p->ev->rec.seq;
+    memcpy(r->bytes, p->bytes, p->len);
+    r->len = p->len;
+    memcpy(r->id, p->id, PROTO_ID_LEN);
+    return r;
+}
+
 int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_batch *b,
-                     size_t *appended, char *err, size_t errlen)
+                     size_t *appended, struct node_repl **pushed, char *err, size_t errlen)
 {
     struct node *n = sg->n;
+    struct node_repl **tail = pushed;
     size_t ready = 0;
     int rc = 0;
 
     *appended = 0;
+    *pushed = NULL;
     for (size_t k = 0; k < b->count && rc == 0; k++) {
         struct plan *p = &b->plans[k];
         uint8_t id[PROTO_ID_LEN];
@@ -472,7 +494,7 @@ int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_
         }
         if (p->kind != PLAN_NEW)
             continue;
-        rc = store_append(txn, &n->eco, p->bytes, p->len, &p->ev->rec, STORE_APPEND_SIGNED_HERE,
+        rc = store_append(txn, &n->eco, p->bytes, p->len, &p->ev->rec, STORE_APPEND_VERIFIED,
                           id, &added, err, errlen);
         for (size_t i = 0; rc == 0 && i < p->ev->n_priv; i++)
             if ((rc = store_secret_put(txn, id, p->ev->priv[i].name, p->salts[i],
@@ -480,8 +502,14 @@ int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_
                 snprintf(err, errlen, "cannot store a private field: %s", tn_strerror(rc));
         if (p->salts)
             sodium_memzero(p->salts, p->ev->n_priv * sizeof *p->salts);
-        if (rc == 0)
+        if (rc == 0) {
+            struct node_repl *r = pushed_copy(n, p);
             (*appended)++;
+            if (r) { /* out of memory only costs the eager push; the clock still works */
+                *tail = r;
+                tail = &r->next;
+            }
+        }
     }
     /* On success this only waits for the signer to move past b; on error it stops it. */
     if (rc != 0)

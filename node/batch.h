@@ -33,10 +33,14 @@ int node_batch_plan(struct node *n, struct store_txn *txn, struct node_batch *b)
 /* Hands a planned batch to the signer, after any batch posted before it. */
 void node_signer_post(struct node_signer *sg, struct node_batch *b);
 
-/* Stores b's records in txn as the signer produces them; *appended gets the count.
- * On error (reason in err) the signer has been told to stop working on b. */
+struct node_repl;
+
+/* Stores b's records in txn as the signer produces them; *appended gets the count and
+ * *pushed a copy of each new record (for gossip to push once committed). On error
+ * (reason in err) the signer has been told to stop working on b. */
 int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_batch *b,
-                     size_t *appended, char *err, size_t errlen) TN_MUST_CHECK;
+                     size_t *appended, struct node_repl **pushed, char *err,
+                     size_t errlen) TN_MUST_CHECK;
 
 /* Stops the signer working on b (posted or not) and waits until it has let go. */
 void node_batch_cancel(struct node_signer *sg, struct node_batch *b);

@@ -11,7 +11,9 @@
 
 #include "crypto/encode.h"
 #include "node/daemon.h"
+#include "node/gossip.h"
 #include "node/log.h"
+#include "node/peer.h"
 
 static int prepare_data_dir(struct node *n)
 {
@@ -149,6 +151,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     n->stopping = true;
     node_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     node_api_stop(n);
+    node_net_stop(n);
     node_writer_stop(n->writer);
     n->writer = NULL;
     uv_close((uv_handle_t *)&n->sigint, on_closed);
@@ -191,7 +194,8 @@ int node_run(const struct node_config *cfg)
     n.sigint.data = n.sigterm.data = &n;
     uv_signal_start(&n.sigint, on_signal, SIGINT);
     uv_signal_start(&n.sigterm, on_signal, SIGTERM);
-    if (node_writer_new(&n, &n.writer) != 0 || node_api_start(&n) != 0) {
+    if (node_writer_new(&n, &n.writer) != 0 || node_api_start(&n) != 0 ||
+        node_net_start(&n) != 0) {
         code = 4;
         on_signal(&n.sigint, SIGTERM);
         uv_run(n.loop, UV_RUN_DEFAULT);
@@ -205,10 +209,6 @@ int node_run(const struct node_config *cfg)
                   n.self->id, n.eco.network, pk, n.paths.dir, n.paths.sock,
                   (unsigned long long)store_map_size(n.repo));
     }
-    if (cfg->n_peers > 0)
-        node_warn("peer networking is not implemented in this version: %zu --peer address(es) "
-                  "ignored",
-                  cfg->n_peers);
     uv_run(n.loop, UV_RUN_DEFAULT);
     code = 0;
     node_info("tracenode stopped cleanly");
@@ -216,6 +216,8 @@ out:
     if (n.loop) {
         uv_loop_close(n.loop);
         node_api_free(&n);
+        node_net_free(&n);
+        gossip_free(&n);
     }
     node_writer_stop(n.writer);
     store_close(n.repo);

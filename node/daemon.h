@@ -28,6 +28,8 @@ struct node_config {
 
 struct node_writer;
 struct node_api;
+struct node_net;
+struct gossip;
 
 struct node {
     const struct node_config *cfg;
@@ -42,6 +44,8 @@ struct node {
     struct cry_keypair node_key;
     struct node_writer *writer;
     struct node_api *api;
+    struct node_net *net;   /* peers (peer.c) */
+    struct gossip *gossip;  /* replication state (gossip.c) */
     uv_signal_t sigint, sigterm;
     int lock_fd;
     bool stopping;

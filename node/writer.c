@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "node/batch.h"
+#include "node/gossip.h"
 #include "node/log.h"
 
 struct node_writer {
@@ -20,6 +21,8 @@ struct node_writer {
     uv_cond_t wake;
     struct node_submit *queue, **queue_tail; /* guarded by mu */
     struct node_submit *done, **done_tail;   /* guarded by mu */
+    struct node_repl *repl, **repl_tail;     /* replication to apply, guarded by mu */
+    struct node_repl *repl_done, **repl_done_tail; /* applied, for gossip, guarded by mu */
     bool stop, busy;
     uv_async_t async;
 };
@@ -65,6 +68,22 @@ static void complete(struct node_writer *w, struct node_submit *subs)
     uv_mutex_lock(&w->mu);
     *w->done_tail = subs;
     w->done_tail = &last->next;
+    uv_mutex_unlock(&w->mu);
+    uv_async_send(&w->async);
+}
+
+/* Hands applied replication operations (and our own new records) to gossip. */
+static void complete_repl(struct node_writer *w, struct node_repl *list)
+{
+    struct node_repl *last = list;
+
+    if (!list)
+        return;
+    while (last->next)
+        last = last->next;
+    uv_mutex_lock(&w->mu);
+    *w->repl_done_tail = list;
+    w->repl_done_tail = &last->next;
     uv_mutex_unlock(&w->mu);
     uv_async_send(&w->async);
 }
@@ -119,45 +138,50 @@ static void writer_main(void *arg)
     char err[512];
 
     for (;;) {
-        double t0 = mono_ms(), t1;
+        struct node_repl *repl, *repl_done = NULL, *pushed = NULL;
+        double t0, t1;
         size_t appended = 0;
-        int rc;
+        bool stop;
+        int rc = 0;
 
-        if (!cur) { /* idle: wait for work */
-            uv_mutex_lock(&w->mu);
+        uv_mutex_lock(&w->mu);
+        while (!cur && !w->queue && !w->repl && !w->stop) {
             w->busy = false;
-            while (!w->queue && !w->stop)
-                uv_cond_wait(&w->wake, &w->mu);
-            w->busy = w->queue != NULL && !w->stop;
-            uv_mutex_unlock(&w->mu);
-            if ((rc = store_txn_begin(n->repo, true, &txn)) != 0) {
-                node_error("cannot begin a write transaction: %s", tn_strerror(rc));
-                txn = NULL;
-            }
-            if (txn && !(cur = next_batch(w, txn))) {
-                store_txn_abort(txn);
-                txn = NULL;
-            }
-            if (!cur) {
-                uv_mutex_lock(&w->mu);
-                bool stop = w->stop;
-                uv_mutex_unlock(&w->mu);
-                if (stop)
-                    break;
-                continue;
-            }
-            t0 = mono_ms();
+            uv_cond_wait(&w->wake, &w->mu);
         }
+        w->busy = true;
+        repl = w->repl;
+        w->repl = NULL;
+        w->repl_tail = &w->repl;
+        stop = w->stop;
+        uv_mutex_unlock(&w->mu);
+        if (!cur && !repl && stop)
+            break;
+        t0 = mono_ms();
+        if (!txn && (rc = store_txn_begin(n->repo, true, &txn)) != 0) {
+            node_error("cannot begin a write transaction: %s", tn_strerror(rc));
+            txn = NULL;
+        }
+        if (txn && !cur)
+            cur = next_batch(w, txn);
 
         err[0] = '\0';
-        rc = node_batch_store(w->signer, txn, cur, &appended, err, sizeof err);
+        if (rc == 0 && repl)
+            rc = node_repl_apply(n, txn, repl, &repl_done);
+        else if (repl) {
+            for (struct node_repl *r = repl; r; r = r->next)
+                r->result = REPL_DROPPED;
+            repl_done = repl;
+        }
+        if (rc == 0 && cur)
+            rc = node_batch_store(w->signer, txn, cur, &appended, &pushed, err, sizeof err);
         next = NULL;
         if (rc == 0 && appended > 0)
             rc = node_checkpoint_own(n, txn);
-        if (rc == 0) /* plan the next batch before the commit waits for the disk */
+        if (rc == 0 && cur) /* plan the next batch before the commit waits for the disk */
             next = next_batch(w, txn);
         t1 = mono_ms();
-        if (rc == 0)
+        if (rc == 0 && txn)
             rc = store_txn_commit(txn);
         else
             store_txn_abort(txn);
@@ -168,18 +192,33 @@ static void writer_main(void *arg)
                      "--map-size",
                      tn_strerror(rc));
         if (rc != 0) {
-            node_warn("batch of %zu events not written: %s", appended, err[0] ? err : tn_strerror(rc));
-            fail_batch(w, cur, rc, err);
+            node_warn("write not committed: %s", err[0] ? err : tn_strerror(rc));
+            for (struct node_repl *r = repl_done; r; r = r->next)
+                if (r->result != REPL_WAITING)
+                    r->result = REPL_DROPPED; /* peers will offer them again */
+            node_repl_free(pushed);
+            pushed = NULL;
+            if (cur)
+                fail_batch(w, cur, rc, err);
             /* next was planned on top of the failed batch: it cannot stand either */
             if (next)
                 drop_batch(w, next, rc, err);
             next = NULL;
-        } else {
+        } else if (cur) {
             if (appended)
                 node_info("committed %zu records to shard %s in %.1f ms (%.1f ms syncing)",
                           appended, n->self->id, mono_ms() - t0, mono_ms() - t1);
             complete(w, node_batch_finish(cur, 0, NULL));
         }
+        /* our own new records first, then what came from peers */
+        if (pushed) {
+            struct node_repl *last = pushed;
+            while (last->next)
+                last = last->next;
+            last->next = repl_done;
+            repl_done = pushed;
+        }
+        complete_repl(w, repl_done);
         cur = next;
         if (cur && (rc = store_txn_begin(n->repo, true, &txn)) != 0) {
             drop_batch(w, cur, rc, "cannot begin a write transaction");
@@ -194,15 +233,25 @@ static void on_done(uv_async_t *a)
 {
     struct node_writer *w = a->data;
     struct node_submit *s, *next;
+    struct node_repl *r;
 
     uv_mutex_lock(&w->mu);
     s = w->done;
     w->done = NULL;
     w->done_tail = &w->done;
+    r = w->repl_done;
+    w->repl_done = NULL;
+    w->repl_done_tail = &w->repl_done;
     uv_mutex_unlock(&w->mu);
     for (; s; s = next) {
         next = s->next;
         s->done(s, s->ctx);
+    }
+    if (r) {
+        if (w->node->stopping)
+            node_repl_free(r);
+        else
+            gossip_committed(w->node, r);
     }
 }
 
@@ -216,6 +265,8 @@ int node_writer_new(struct node *n, struct node_writer **out)
     w->node = n;
     w->queue_tail = &w->queue;
     w->done_tail = &w->done;
+    w->repl_tail = &w->repl;
+    w->repl_done_tail = &w->repl_done;
     if ((rc = node_signer_start(n, &w->signer)) != 0) {
         free(w);
         return rc;
@@ -239,6 +290,21 @@ void node_writer_submit(struct node_writer *w, struct node_submit *s)
     uv_mutex_lock(&w->mu);
     *w->queue_tail = s;
     w->queue_tail = &s->next;
+    uv_cond_signal(&w->wake);
+    uv_mutex_unlock(&w->mu);
+}
+
+void node_writer_replicate(struct node_writer *w, struct node_repl *list)
+{
+    struct node_repl *last = list;
+
+    if (!list)
+        return;
+    while (last->next)
+        last = last->next;
+    uv_mutex_lock(&w->mu);
+    *w->repl_tail = list;
+    w->repl_tail = &last->next;
     uv_cond_signal(&w->wake);
     uv_mutex_unlock(&w->mu);
 }
@@ -281,6 +347,8 @@ void node_writer_stop(struct node_writer *w)
         snprintf(s->err, sizeof s->err, "the node is shutting down; not written");
     }
     complete(w, left);
+    node_repl_free(w->repl); /* not applied: peers offer them again after a restart */
+    w->repl = NULL;
     on_done(&w->async); /* completes everything still pending, on this (loop) thread */
     uv_mutex_destroy(&w->mu);
     uv_cond_destroy(&w->wake);

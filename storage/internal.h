@@ -17,7 +17,8 @@ struct store_repo {
     MDB_dbi consumers;   /* record id -> dup: id of a record whose inputs link to it */
     MDB_dbi eids;        /* shard no (4) | text key (text_key) of the client event id -> id */
     MDB_dbi merkle;      /* shard no (4) | level (1) | index (8) -> subtree hash */
-    MDB_dbi checkpoints; /* shard no (4) -> size (8) | signed note */
+    MDB_dbi checkpoints; /* shard no (4) | size (8) -> signed note */
+    MDB_dbi evidence;    /* shard no (4) | at (8) | kind (1) | SHA-256(a || b) -> evidence */
     MDB_dbi secrets;     /* record id | field name -> salt (32) | value */
 };
 
@@ -27,7 +28,7 @@ struct store_txn {
     bool write;
 };
 
-#define SHARD_VAL_LEN 45
+#define SHARD_VAL_LEN 53
 #define ITEM_VAL_LEN 45
 
 /* Keys for text that can be longer than LMDB's 511-byte key limit: 0x00 || text when it
@@ -49,6 +50,8 @@ uint64_t store__get_be64(const uint8_t *p);
 /* Shard lookup by org id, creating it (with the next shard number) when create. */
 int store__shard_load(struct store_txn *txn, const char *org, bool create,
                       struct store_shard *s) TN_MUST_CHECK;
+/* The org id of shard number no (a scan: for rare lookups). */
+int store__shard_org(struct store_txn *txn, uint32_t no, char org[PROTO_ID_MAX + 1]) TN_MUST_CHECK;
 int store__shard_save(struct store_txn *txn, const char *org,
                       const struct store_shard *s) TN_MUST_CHECK;
 

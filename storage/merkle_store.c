@@ -126,21 +126,25 @@ int store_consistency_proof(struct store_txn *txn, const char *org, uint64_t old
     return cry_merkle_consistency_proof(&src, old_size, new_size, path, path_len);
 }
 
+static void cp_key(uint8_t key[12], uint32_t shard, uint64_t size)
+{
+    store__put_be32(key, shard);
+    store__put_be64(key + 4, size);
+}
+
 int store_checkpoint_put(struct store_txn *txn, const char *org, uint64_t size, const char *note,
                          size_t len)
 {
     struct store_shard s;
-    uint8_t key[4], buf[8 + CRY_NOTE_MAX];
-    MDB_val k = {sizeof key, key}, v = {8 + len, buf};
+    uint8_t key[12];
+    MDB_val k = {sizeof key, key}, v = {len, (void *)note};
     int rc;
 
     if (len > CRY_NOTE_MAX)
         return TN_ERR_TOO_BIG;
     if ((rc = store_shard_get(txn, org, &s)) != 0)
         return rc;
-    store__put_be32(key, s.no);
-    store__put_be64(buf, size);
-    memcpy(buf + 8, note, len);
+    cp_key(key, s.no, size);
     return store__err(mdb_put(txn->txn, txn->repo->checkpoints, &k, &v, 0));
 }
 
@@ -148,19 +152,44 @@ int store_checkpoint_get(struct store_txn *txn, const char *org, uint64_t *size,
                          const char **note, size_t *len)
 {
     struct store_shard s;
-    uint8_t key[4];
+    uint8_t key[12];
+    MDB_val k = {sizeof key, key}, v;
+    MDB_cursor *c;
+    int rc;
+
+    if ((rc = store_shard_get(txn, org, &s)) != 0)
+        return rc;
+    /* The latest is the last key of this shard: seek past it and step back. */
+    cp_key(key, s.no + 1, 0);
+    if ((rc = mdb_cursor_open(txn->txn, txn->repo->checkpoints, &c)) != 0)
+        return store__err(rc);
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+    if (rc == 0 && (k.mv_size != 12 || store__get_be32(k.mv_data) != s.no))
+        rc = MDB_NOTFOUND;
+    if (rc == 0) {
+        *size = store__get_be64((const uint8_t *)k.mv_data + 4);
+        *note = v.mv_data;
+        *len = v.mv_size;
+    }
+    mdb_cursor_close(c);
+    return store__err(rc);
+}
+
+int store_checkpoint_at(struct store_txn *txn, const char *org, uint64_t size, const char **note,
+                        size_t *len)
+{
+    struct store_shard s;
+    uint8_t key[12];
     MDB_val k = {sizeof key, key}, v;
     int rc;
 
     if ((rc = store_shard_get(txn, org, &s)) != 0)
         return rc;
-    store__put_be32(key, s.no);
+    cp_key(key, s.no, size);
     if ((rc = mdb_get(txn->txn, txn->repo->checkpoints, &k, &v)) != 0)
         return store__err(rc);
-    if (v.mv_size < 8)
-        return TN_ERR_CORRUPT;
-    *size = store__get_be64(v.mv_data);
-    *note = (const char *)v.mv_data + 8;
-    *len = v.mv_size - 8;
+    *note = v.mv_data;
+    *len = v.mv_size;
     return 0;
 }

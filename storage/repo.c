@@ -78,6 +78,7 @@ static const struct {
     {"eids", offsetof(struct store_repo, eids), 0},
     {"merkle", offsetof(struct store_repo, merkle), 0},
     {"checkpoints", offsetof(struct store_repo, checkpoints), 0},
+    {"evidence", offsetof(struct store_repo, evidence), 0},
     {"secrets", offsetof(struct store_repo, secrets), 0},
 };
 

@@ -58,6 +58,7 @@ struct store_shard {
     uint64_t size;  /* number of records */
     uint8_t head[PROTO_ID_LEN]; /* id of record size-1 (zero when empty) */
     bool frozen;    /* equivocation seen: no further appends */
+    uint64_t frozen_at; /* when frozen: the seq (or checkpoint size) where the fork is */
 };
 
 /* TN_ERR_NOT_FOUND if the org has no shard here yet. */
@@ -69,9 +70,17 @@ int store_shard_each(struct store_txn *txn, store_shard_cb fn, void *ctx) TN_MUS
 
 /* --- appending ---------------------------------------------------------------------- */
 
-/* The record was signed by this node just now with the org key it loaded and checked
- * against the ecosystem: skip re-verifying the signature. */
-#define STORE_APPEND_SIGNED_HERE 1u
+/* The caller has already verified the record's signature with the org's key from this
+ * same ecosystem (a record this node just signed with the key it loaded and checked at
+ * start, or a peer's record verified on the thread pool): do not verify it again. */
+#define STORE_APPEND_VERIFIED 1u
+
+/* The checks of a record that need no repository: network, org membership
+ * (TN_ERR_UNKNOWN_ORG), signer key (TN_ERR_UNKNOWN_KEY), signature unless verify is
+ * false (TN_ERR_BAD_SIGNATURE), role (TN_ERR_ROLE). Reason in err. Peers' records are
+ * checked with this on the thread pool before they reach store_append. */
+int store_check_record(const struct proto_ecosystem *eco, const struct proto_record *rec,
+                       bool verify, char *err, size_t errlen) TN_MUST_CHECK;
 
 /* Appends one record to its org's shard after checking, in order: size, strict
  * decoding (unless rec, the already decoded form of exactly these bytes, is given),
@@ -125,11 +134,39 @@ int store_consistency_proof(struct store_txn *txn, const char *org, uint64_t old
                             uint64_t new_size, uint8_t (*path)[CRY_HASH_LEN],
                             size_t *path_len) TN_MUST_CHECK;
 
-/* Stores note as the latest checkpoint of org's shard (the caller has verified it). */
+/* Stores note (the caller has verified it) as org's checkpoint of that size; the one of
+ * the largest size is the latest. */
 int store_checkpoint_put(struct store_txn *txn, const char *org, uint64_t size, const char *note,
                          size_t len) TN_MUST_CHECK;
 int store_checkpoint_get(struct store_txn *txn, const char *org, uint64_t *size,
                          const char **note, size_t *len) TN_MUST_CHECK;
+
+/* The checkpoint of exactly this size, if one was stored. */
+int store_checkpoint_at(struct store_txn *txn, const char *org, uint64_t size, const char **note,
+                        size_t *len) TN_MUST_CHECK;
+
+/* --- equivocation evidence ---------------------------------------------------------- */
+
+/* Kinds of evidence: two records for one (org, seq); two checkpoints of one size with
+ * different roots; a checkpoint whose root differs from the one the records give. */
+enum store_evidence_kind {
+    STORE_EVIDENCE_RECORDS = 1,
+    STORE_EVIDENCE_CHECKPOINTS = 2,
+    STORE_EVIDENCE_CHECKPOINT_RECORDS = 3,
+};
+
+/* Stores both pieces as evidence against org at position at (a seq or a checkpoint size)
+ * and freezes the shard there (no further appends; nothing is removed). Storing the same
+ * evidence again is a no-op; *is_new tells whether it was new. */
+int store_evidence_put(struct store_txn *txn, const char *org, uint64_t at,
+                       enum store_evidence_kind kind, const uint8_t *a, size_t a_len,
+                       const uint8_t *b, size_t b_len, bool *is_new) TN_MUST_CHECK;
+
+/* Calls fn for every piece of evidence held (pointers valid during the call). */
+typedef int (*store_evidence_cb)(void *ctx, const char *org, uint64_t at,
+                                 enum store_evidence_kind kind, const uint8_t *a, size_t a_len,
+                                 const uint8_t *b, size_t b_len);
+int store_evidence_each(struct store_txn *txn, store_evidence_cb fn, void *ctx) TN_MUST_CHECK;
 
 /* --- local secrets for controlled disclosure (never replicated) --------------------- */
 

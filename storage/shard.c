@@ -13,6 +13,7 @@ static void shard_pack(uint8_t out[SHARD_VAL_LEN], const struct store_shard *s)
     store__put_be64(out + 4, s->size);
     memcpy(out + 12, s->head, PROTO_ID_LEN);
     out[44] = s->frozen ? 1 : 0;
+    store__put_be64(out + 45, s->frozen_at);
 }
 
 int store__shard_load(struct store_txn *txn, const char *org, bool create, struct store_shard *s)
@@ -28,6 +29,7 @@ int store__shard_load(struct store_txn *txn, const char *org, bool create, struc
         s->size = store__get_be64(p + 4);
         memcpy(s->head, p + 12, PROTO_ID_LEN);
         s->frozen = p[44] != 0;
+        s->frozen_at = store__get_be64(p + 45);
         return 0;
     }
     if (rc != MDB_NOTFOUND || !create)
@@ -58,6 +60,28 @@ int store__shard_save(struct store_txn *txn, const char *org, const struct store
 
     shard_pack(buf, s);
     return store__err(mdb_put(txn->txn, txn->repo->shards, &k, &v, 0));
+}
+
+struct find_no {
+    uint32_t no;
+    char *org;
+};
+
+static int match_no(void *ctx, const char *org, const struct store_shard *s)
+{
+    struct find_no *f = ctx;
+    if (s->no != f->no)
+        return 0;
+    snprintf(f->org, PROTO_ID_MAX + 1, "%s", org);
+    return 1; /* found: stop */
+}
+
+int store__shard_org(struct store_txn *txn, uint32_t no, char org[PROTO_ID_MAX + 1])
+{
+    struct find_no f = {no, org};
+    int rc = store_shard_each(txn, match_no, &f);
+
+    return rc == 1 ? 0 : rc == 0 ? TN_ERR_CORRUPT : rc;
 }
 
 int store_shard_get(struct store_txn *txn, const char *org, struct store_shard *out)
@@ -93,14 +117,10 @@ int store_shard_each(struct store_txn *txn, store_shard_cb fn, void *ctx)
     return rc;
 }
 
-/* Everything about a record that can be judged without writing: the contract of
- * store_append(), checks in the documented order. */
-static int check_record(struct store_txn *txn, const struct proto_ecosystem *eco,
-                        const struct proto_record *rec, unsigned flags, struct store_shard *s,
-                        bool *shard_exists, char *err, size_t errlen)
+int store_check_record(const struct proto_ecosystem *eco, const struct proto_record *rec,
+                       bool verify, char *err, size_t errlen)
 {
     const struct proto_org *org;
-    int rc;
 
     if (strcmp(rec->net, eco->network) != 0) {
         snprintf(err, errlen, "record is for network '%s', not '%s'", rec->net, eco->network);
@@ -114,7 +134,7 @@ static int check_record(struct store_txn *txn, const struct proto_ecosystem *eco
         snprintf(err, errlen, "record is signed by a key that is not org '%s''s key", rec->org);
         return TN_ERR_UNKNOWN_KEY;
     }
-    if (!(flags & STORE_APPEND_SIGNED_HERE) && !proto_record_verify(rec, org->key)) {
+    if (verify && !proto_record_verify(rec, org->key)) {
         snprintf(err, errlen, "record signature does not verify with org '%s''s key", rec->org);
         return TN_ERR_BAD_SIGNATURE;
     }
@@ -123,6 +143,19 @@ static int check_record(struct store_txn *txn, const struct proto_ecosystem *eco
                  proto_type_name(rec->type));
         return TN_ERR_ROLE;
     }
+    return 0;
+}
+
+/* Everything about a record that can be judged without writing: the contract of
+ * store_append(), checks in the documented order. */
+static int check_record(struct store_txn *txn, const struct proto_ecosystem *eco,
+                        const struct proto_record *rec, unsigned flags, struct store_shard *s,
+                        bool *shard_exists, char *err, size_t errlen)
+{
+    int rc;
+
+    if ((rc = store_check_record(eco, rec, !(flags & STORE_APPEND_VERIFIED), err, errlen)) != 0)
+        return rc;
     rc = store__shard_load(txn, rec->org, false, s);
     if (rc == TN_ERR_NOT_FOUND) {
         memset(s, 0, sizeof *s);

@@ -208,7 +208,7 @@ static void test_duplicate_is_idempotent(void **state)
     proto_record_init(&dec);
     EXPECT_RC(proto_record_decode(k[1].bytes, k[1].len, &dec, err, sizeof err), 0, "decode");
     appended = true;
-    EXPECT_RC(store_append(t, &f->eco, k[1].bytes, k[1].len, &dec, STORE_APPEND_SIGNED_HERE, id,
+    EXPECT_RC(store_append(t, &f->eco, k[1].bytes, k[1].len, &dec, STORE_APPEND_VERIFIED, id,
                            &appended, err, sizeof err),
               0, "duplicate with rec given");
     assert_false(appended);
@@ -434,7 +434,7 @@ static void test_refusal_order(void **state)
     store_txn_abort(t);
 }
 
-/* STORE_APPEND_SIGNED_HERE is the caller's statement that it signed these very bytes just
+/* STORE_APPEND_VERIFIED is the caller's statement that it signed these very bytes just
  * now with the org key it loaded and checked against the ecosystem. The contract
  * (storage/repo.h) is that the store then skips the Ed25519 verification, and only that:
  * a record with a broken signature IS stored under this flag. Every other check (network,
@@ -444,7 +444,7 @@ static void test_signed_here_skips_signature_only(void **state)
     struct fx *f = *state;
     struct fx_chain c = fx_chain_of(f, ORG_MFR), op = fx_chain_of(f, ORG_OP);
     const struct cry_keypair *mk = &f->keys[ORG_MFR];
-    const unsigned here = STORE_APPEND_SIGNED_HERE;
+    const unsigned here = STORE_APPEND_VERIFIED;
     struct store_txn *t;
     uint8_t b[PROTO_RECORD_MAX], id[PROTO_ID_LEN];
     const uint8_t *stored;
@@ -457,7 +457,7 @@ static void test_signed_here_skips_signature_only(void **state)
     b[len - 1] ^= 0x01; /* the signature no longer verifies */
     refuse(t, f, b, len, NULL, 0, TN_ERR_BAD_SIGNATURE, "mfr", 0, NULL, "without the flag");
     EXPECT_RC(store_append(t, &f->eco, b, len, NULL, here, id, &appended, err, sizeof err), 0,
-              "bad signature with STORE_APPEND_SIGNED_HERE (%s)", err);
+              "bad signature with STORE_APPEND_VERIFIED (%s)", err);
     assert_true(appended);
     fx_expect_shard(t, "mfr", 1, id);
     EXPECT_RC(store_record_get(t, id, &stored, &slen), 0, "record_get");

@@ -340,7 +340,7 @@ static void test_proof_cost_100k(void **state)
     fx_open(f, UINT64_C(1) << 30, false, &f->repo);
 
     /* Built in batches of 1000 per transaction. The records are signed here, so they are
-     * appended with STORE_APPEND_SIGNED_HERE (signature check skipped, the rest checked). */
+     * appended with STORE_APPEND_VERIFIED (signature check skipped, the rest checked). */
     t0 = fx_now();
     for (int bno = 0; bno < N / BATCH; bno++) {
         t = fx_begin(f->repo, true);
@@ -349,7 +349,7 @@ static void test_proof_cost_100k(void **state)
             int rc;
             snprintf(item, sizeof item, "urn:test:big:%" PRIu64, m.seq);
             len = fx_commission(&m, item, b);
-            rc = store_append(t, &f->eco, b, len, NULL, STORE_APPEND_SIGNED_HERE, id, &appended,
+            rc = store_append(t, &f->eco, b, len, NULL, STORE_APPEND_VERIFIED, id, &appended,
                               err, sizeof err);
             if (rc != 0)
                 print_error("store_append: %s\n", err);

@@ -1,0 +1,127 @@
+/* Verification of peers' records off the event loop: see ingest.h. */
+#include "node/ingest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/gossip.h"
+#include "node/log.h"
+#include "node/peer.h"
+
+struct ingest_job {
+    uv_work_t work;
+    struct node *node;
+    uint64_t peer_id;
+    struct node_repl *items, **tail;
+    size_t count;
+    /* result of the work: the first record that failed, and why */
+    int rc;
+    char err[300];
+};
+
+static void verify_job(uv_work_t *w)
+{
+    struct ingest_job *job = w->data;
+    const struct proto_ecosystem *eco = &job->node->eco;
+
+    for (struct node_repl *r = job->items; r && job->rc == 0; r = r->next) {
+        char err[256];
+        if (!(r->rec = malloc(sizeof *r->rec))) {
+            job->rc = TN_ERR_NOMEM;
+            break;
+        }
+        proto_record_init(r->rec);
+        if ((job->rc = proto_record_decode(r->bytes, r->len, r->rec, err, sizeof err)) != 0 ||
+            (job->rc = store_check_record(eco, r->rec, true, err, sizeof err)) != 0) {
+            snprintf(job->err, sizeof job->err, "sent a bad record: %s", err);
+            break;
+        }
+        proto_record_id(r->id, r->bytes, r->len);
+        snprintf(r->org, sizeof r->org, "%s", r->rec->org);
+        r->seq = r->rec->seq;
+    }
+}
+
+static void job_done(uv_work_t *w, int status)
+{
+    struct ingest_job *job = w->data;
+    struct node *n = job->node;
+    struct node_peer *p = gossip_peer_by_id(n, job->peer_id);
+
+    if (p)
+        gossip_peer_jobs(p, -1);
+    if (status != 0 || n->stopping) {
+        node_repl_free(job->items);
+    } else if (job->rc != 0) {
+        /* Nothing from a peer that sent a bad record is stored. */
+        node_repl_free(job->items);
+        if (p)
+            node_peer_close(p, "%s", job->rc == TN_ERR_NOMEM ? "out of memory" : job->err);
+    } else if (!p) {
+        /* the peer was dropped meanwhile (maybe for a bad record in another job) */
+        node_repl_free(job->items);
+    } else {
+        node_writer_replicate(n->writer, job->items);
+    }
+    free(job);
+}
+
+static void submit_job(struct node_peer *p, struct ingest_job *job)
+{
+    gossip_peer_jobs(p, +1);
+    if (uv_queue_work(p->node->loop, &job->work, verify_job, job_done) != 0) {
+        gossip_peer_jobs(p, -1);
+        node_repl_free(job->items);
+        free(job);
+    }
+}
+
+int ingest_records(struct node_peer *p, const msgpack_object *recs)
+{
+    struct ingest_job *job = NULL;
+
+    if (recs->type != MSGPACK_OBJECT_ARRAY) {
+        node_peer_close(p, "malformed record list");
+        return TN_ERR_INVALID;
+    }
+    for (uint32_t i = 0; i < recs->via.array.size; i++) {
+        const msgpack_object *o = &recs->via.array.ptr[i];
+        struct node_repl *r;
+        if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size == 0 ||
+            o->via.bin.size > PROTO_RECORD_MAX) {
+            if (job) {
+                node_repl_free(job->items);
+                free(job);
+            }
+            node_peer_close(p, "malformed record list (entry %u is not a record)", i);
+            return TN_ERR_INVALID;
+        }
+        if (!job) {
+            if (!(job = calloc(1, sizeof *job)))
+                return TN_ERR_NOMEM;
+            job->node = p->node;
+            job->peer_id = gossip_peer_id(p);
+            job->tail = &job->items;
+            job->work.data = job;
+        }
+        if (!(r = calloc(1, sizeof *r)) || !(r->bytes = malloc(o->via.bin.size))) {
+            free(r);
+            node_repl_free(job->items);
+            free(job);
+            return TN_ERR_NOMEM;
+        }
+        r->kind = REPL_RECORD;
+        r->peer_id = job->peer_id;
+        memcpy(r->bytes, o->via.bin.ptr, o->via.bin.size);
+        r->len = o->via.bin.size;
+        *job->tail = r;
+        job->tail = &r->next;
+        if (++job->count == INGEST_JOB) {
+            submit_job(p, job);
+            job = NULL;
+        }
+    }
+    if (job)
+        submit_job(p, job);
+    return 0;
+}
