@@ -1,0 +1,310 @@
+/* bench_replicate: a fresh node syncs N records from one peer over loopback TCP (Noise
+ * transport, every signature verified, every record stored durably), next to the Ed25519
+ * verification ceiling measured in the same run (one core, and both cores). Prints the
+ * median of several runs; never fails on a slow machine.
+ *
+ *   bench_replicate [--records N] [--runs R] [--tracenode PATH]
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/key.h"
+#include "node/api_client.h"
+#include "proto/ecosystem.h"
+
+#define BATCH 1024
+#define WINDOW 4
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_replicate: %s\n", what);
+    exit(1);
+}
+
+struct verify_arg {
+    const uint8_t *pk;
+    const uint8_t *sig;
+    size_t n;
+};
+
+static void *verify_loop(void *p)
+{
+    struct verify_arg *a = p;
+    uint8_t msg[300] = {0};
+    for (size_t i = 0; i < a->n; i++)
+        if (!cry_verify(a->sig, msg, sizeof msg, a->pk))
+            die("verify");
+    return NULL;
+}
+
+/* Ed25519 verifications per second of record-sized messages on `threads` threads. */
+static double verify_rate(size_t n, int threads)
+{
+    struct cry_keypair kp;
+    uint8_t msg[300] = {0}, sig[64];
+    struct verify_arg a;
+    pthread_t t[2];
+    double start;
+
+    if (cry_keypair_generate(&kp) != 0)
+        die("keygen");
+    cry_sign(sig, msg, sizeof msg, &kp);
+    a = (struct verify_arg){kp.pk, sig, n};
+    start = now();
+    for (int i = 0; i < threads; i++)
+        pthread_create(&t[i], NULL, verify_loop, &a);
+    for (int i = 0; i < threads; i++)
+        pthread_join(t[i], NULL);
+    cry_keypair_release(&kp);
+    return (double)n * threads / (now() - start);
+}
+
+static void keyfile(const char *dir, const char *name, uint8_t pk[32])
+{
+    char path[512];
+    struct cry_keypair kp;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (cry_keypair_generate(&kp) || cry_keyfile_write(path, &kp))
+        die("key file");
+    memcpy(pk, kp.pk, 32);
+    cry_keypair_release(&kp);
+}
+
+static void make_ecosystem(const char *dir)
+{
+    uint8_t gov[32], a[32], an[32], b[32], bn[32];
+    struct cry_keypair gk;
+    char path[512], err[256];
+    json_t *doc;
+
+    keyfile(dir, "gov.key", gov);
+    keyfile(dir, "a.key", a);
+    keyfile(dir, "a-node.key", an);
+    keyfile(dir, "b.key", b);
+    keyfile(dir, "b-node.key", bn);
+    snprintf(path, sizeof path, "%s/gov.key", dir);
+    if (cry_keyfile_read(path, &gk, err, sizeof err))
+        die(err);
+    doc = proto_ecosystem_doc_new("bench", gov);
+    if (proto_ecosystem_doc_add_org(doc, "maker", "Maker", a, "manufacturer", an, NULL, err,
+                                    sizeof err) ||
+        proto_ecosystem_doc_add_org(doc, "follower", "Follower", b, "operator", bn, NULL, err,
+                                    sizeof err) ||
+        proto_ecosystem_doc_sign(doc, &gk, err, sizeof err))
+        die(err);
+    snprintf(path, sizeof path, "%s/eco.json", dir);
+    if (proto_ecosystem_doc_write(path, doc, err, sizeof err))
+        die(err);
+    json_decref(doc);
+    cry_keypair_release(&gk);
+}
+
+static pid_t start_node(const char *bin, const char *dir, const char *who, const char *data,
+                        const char *listen, const char *peer)
+{
+    char eco[512], ok[512], nk[512], logp[512];
+    pid_t pid;
+
+    snprintf(eco, sizeof eco, "%s/eco.json", dir);
+    snprintf(ok, sizeof ok, "%s/%s.key", dir, who[0] == 'm' ? "a" : "b");
+    snprintf(nk, sizeof nk, "%s/%s-node.key", dir, who[0] == 'm' ? "a" : "b");
+    snprintf(logp, sizeof logp, "%s/%s.log", dir, who);
+    if ((pid = fork()) == 0) {
+        if (!freopen(logp, "a", stderr))
+            _exit(127);
+        if (peer)
+            execl(bin, bin, "--data", data, "--ecosystem", eco, "--org", who, "--org-key", ok,
+                  "--node-key", nk, "--listen", listen, "--peer", peer, (char *)NULL);
+        else
+            execl(bin, bin, "--data", data, "--ecosystem", eco, "--org", who, "--org-key", ok,
+                  "--node-key", nk, "--listen", listen, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop_node(pid_t pid)
+{
+    int st;
+    kill(pid, SIGTERM);
+    waitpid(pid, &st, 0);
+}
+
+static int connect_wait(struct api_client *c, const char *data)
+{
+    char sock[600], err[256];
+    snprintf(sock, sizeof sock, "%s/api.sock", data);
+    for (int i = 0; i < 3000; i++) {
+        if (api_client_connect(c, sock, err, sizeof err) == 0)
+            return 0;
+        usleep(10000);
+    }
+    return -1;
+}
+
+static void fill(const char *data, size_t n)
+{
+    struct api_client c;
+    struct api_event *ev = calloc(BATCH, sizeof *ev);
+    char (*text)[200] = calloc(BATCH, sizeof *text);
+    size_t sent = 0, acked = 0, inflight = 0;
+    char err[256];
+
+    if (!ev || !text || connect_wait(&c, data) != 0)
+        die("maker node did not start");
+    while (acked < n) {
+        struct proto_msg m;
+        while (inflight < WINDOW && sent < n) {
+            size_t k = n - sent < BATCH ? n - sent : BATCH;
+            for (size_t i = 0; i < k; i++) {
+                ev[i].len = (size_t)snprintf(text[i], sizeof text[i],
+                                             "{\"type\":\"commission\",\"outputs\":[\"urn:epc:id:"
+                                             "sgtin:0614141.107346.%zu\"],\"attrs\":{\"lot\":"
+                                             "\"L%zu\"}}",
+                                             sent + i, (sent + i) / 1000);
+                ev[i].text = text[i];
+            }
+            if (api_client_send_submit(&c, ev, k))
+                die("send");
+            sent += k;
+            inflight++;
+        }
+        if (api_client_recv(&c, &m, err, sizeof err) || m.type != PROTO_API_OK)
+            die("fill failed");
+        acked += m.body->via.array.size;
+        inflight--;
+        proto_msg_release(&m);
+    }
+    api_client_close(&c);
+    free(ev);
+    free(text);
+}
+
+/* The follower's size of the maker's shard and bytes received from peers. */
+static int follower_state(struct api_client *c, uint64_t *size, uint64_t *bytes)
+{
+    struct proto_msg m;
+    char err[256];
+    const msgpack_object *shards, *peers;
+
+    if (api_client_call(c, PROTO_API_STATUS, &m, err, sizeof err) != 0)
+        return -1;
+    *size = 0;
+    *bytes = 0;
+    shards = proto_msg_map_get(m.body, "shards");
+    peers = proto_msg_map_get(m.body, "peers");
+    for (uint32_t i = 0; shards && i < shards->via.array.size; i++) {
+        const msgpack_object *s = &shards->via.array.ptr[i];
+        if (proto_msg_str_eq(proto_msg_map_get(s, "org"), "maker"))
+            *size = proto_msg_map_get(s, "size")->via.u64;
+    }
+    for (uint32_t i = 0; peers && i < peers->via.array.size; i++)
+        *bytes += proto_msg_map_get(&peers->via.array.ptr[i], "bytes_in")->via.u64;
+    proto_msg_release(&m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = 200000;
+    int runs = 3;
+    const char *bin = getenv("TN_TRACENODE");
+    char dir[] = "/tmp/tn-brep-XXXXXX", maker_data[600], cmd[700];
+    double rate[16], v1[16], v2[16], wire[16];
+    pid_t maker;
+
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--records") == 0)
+            n = strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--runs") == 0)
+            runs = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--tracenode") == 0)
+            bin = argv[i + 1];
+    }
+    if (!bin || runs < 1 || runs > 16 || n == 0)
+        die("usage: bench_replicate [--records N] [--runs R] --tracenode PATH");
+    if (cry_init() || !mkdtemp(dir))
+        die("setup");
+    make_ecosystem(dir);
+    snprintf(maker_data, sizeof maker_data, "%s/maker", dir);
+    maker = start_node(bin, dir, "maker", maker_data, "127.0.0.1:7611", NULL);
+    fprintf(stderr, "filling the maker's shard with %zu records...\n", n);
+    fill(maker_data, n);
+
+    for (int r = 0; r < runs; r++) {
+        char data[600];
+        struct api_client c;
+        uint64_t size = 0, bytes = 0;
+        double t0;
+        pid_t follower;
+
+        v1[r] = verify_rate(20000, 1);
+        v2[r] = verify_rate(20000, 2);
+        snprintf(data, sizeof data, "%s/follower%d", dir, r);
+        t0 = now();
+        follower = start_node(bin, dir, "follower", data, "127.0.0.1:7612", "127.0.0.1:7611");
+        if (connect_wait(&c, data) != 0)
+            die("follower did not start");
+        /* poll the follower's own status until it holds everything (or 10 minutes) */
+        while (size < n && now() - t0 < 600) {
+            usleep(20000);
+            if (follower_state(&c, &size, &bytes) != 0)
+                die("status");
+        }
+        rate[r] = (double)size / (now() - t0);
+        wire[r] = (double)bytes / (double)(size ? size : 1);
+        api_client_close(&c);
+        stop_node(follower);
+        fprintf(stderr, "run %d: %.0f records/s (%llu records, %.0f bytes/record on the wire), "
+                        "verify ceiling %.0f/s one core, %.0f/s two\n",
+                r + 1, rate[r], (unsigned long long)size, wire[r], v1[r], v2[r]);
+    }
+    stop_node(maker);
+    {
+        double mr = median(rate, runs), m1 = median(v1, runs), m2 = median(v2, runs),
+               mw = median(wire, runs);
+        printf("bench_replicate: %zu records, median of %d runs\n", n, runs);
+        printf("  ceiling: Ed25519 verify, one core           %9.0f /s\n", m1);
+        printf("  ceiling: Ed25519 verify, two threads        %9.0f /s\n", m2);
+        printf("  fresh node sync over TCP, all verified      %9.0f records/s (%.0f%% of two-thread "
+               "verify)\n",
+               mr, 100 * mr / m2);
+        printf("  bytes on the wire per record (received)     %9.0f\n", mw);
+        printf("{\"bench\":\"replicate\",\"records\":%zu,\"runs\":%d,\"records_per_s\":%.0f,"
+               "\"verify_1core_per_s\":%.0f,\"verify_2threads_per_s\":%.0f,\"wire_bytes_per_"
+               "record\":%.0f}\n",
+               n, runs, mr, m1, m2, mw);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return 0;
+}
