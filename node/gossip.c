@@ -200,17 +200,34 @@ struct node_peer *gossip_peer_by_id(struct node *n, uint64_t id)
     return NULL;
 }
 
+/* Receiving backpressure: stop reading a peer whose records we cannot verify or store
+ * fast enough, instead of buffering them; resume once both have caught up. */
+static void flow(struct node_peer *p)
+{
+    size_t backlog = node_writer_backlog(p->node->writer);
+
+    if (!p->g)
+        return;
+    if (p->g->jobs >= INGEST_JOBS_PER_PEER || backlog >= WRITER_BACKLOG_MAX)
+        node_peer_pause(p, true);
+    else if (p->g->jobs <= INGEST_JOBS_PER_PEER / 2 && backlog <= WRITER_BACKLOG_MAX / 2)
+        node_peer_pause(p, false);
+}
+
 void gossip_peer_jobs(struct node_peer *p, int delta)
 {
     if (!p->g)
         return;
     p->g->jobs += delta;
-    /* receiving backpressure: stop reading a peer whose records we cannot verify fast
-     * enough, instead of buffering them */
-    if (p->g->jobs >= INGEST_JOBS_PER_PEER)
-        node_peer_pause(p, true);
-    else if (p->g->jobs <= INGEST_JOBS_PER_PEER / 2)
-        node_peer_pause(p, false);
+    flow(p);
+}
+
+/* After a commit or on the heartbeat: peers paused for the writer's sake may go on. */
+static void flow_all(struct node *n)
+{
+    for (struct node_peer *p = node_net_peers(n); p; p = p->next)
+        if (p->state == PEER_OPEN)
+            flow(p);
 }
 
 static int our_root(struct node *n, const char *org, uint64_t size, uint8_t root[CRY_HASH_LEN])
@@ -1062,6 +1079,7 @@ void gossip_heartbeat(struct node *n)
     for (struct node_peer *p = node_net_peers(n); p; p = p->next)
         if (p->state == PEER_OPEN && p->g)
             send_clock(p);
+    flow_all(n);
     for (struct gshard *s = gs ? gs->shards : NULL; s; s = s->next) {
         if (s->outstanding && now - s->progress_ms > FETCH_STALL_MS) {
             node_info("fetch of shard %s stalled; asking again", s->org);
@@ -1196,6 +1214,7 @@ void gossip_committed(struct node *n, struct node_repl *list)
         }
     }
     push_records(n, list);
+    flow_all(n);
     for (struct gshard *s = gs ? gs->shards : NULL; s; s = s->next) {
         pump(n, s);
         check_note(n, s);

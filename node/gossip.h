@@ -74,6 +74,11 @@ void node_repl_free(struct node_repl *r);
 /* Hands verified operations to the writer (loop thread). */
 void node_writer_replicate(struct node_writer *w, struct node_repl *list);
 
+/* Replication operations queued for the writer and not yet taken (loop thread reads it
+ * to stop reading peers while the writer catches up). */
+size_t node_writer_backlog(struct node_writer *w);
+#define WRITER_BACKLOG_MAX 32768
+
 /* Writer thread: applies replication operations in txn. Records may also come off the
  * writer's buffer of early arrivals. Returns 0 or a transaction-fatal error. */
 int node_repl_apply(struct node *n, struct store_txn *txn, struct node_repl *list,

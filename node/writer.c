@@ -22,6 +22,7 @@ struct node_writer {
     struct node_submit *queue, **queue_tail; /* guarded by mu */
     struct node_submit *done, **done_tail;   /* guarded by mu */
     struct node_repl *repl, **repl_tail;     /* replication to apply, guarded by mu */
+    size_t repl_queued;                      /* operations in repl, guarded by mu */
     struct node_repl *repl_done, **repl_done_tail; /* applied, for gossip, guarded by mu */
     bool stop, busy;
     uv_async_t async;
@@ -153,6 +154,7 @@ static void writer_main(void *arg)
         repl = w->repl;
         w->repl = NULL;
         w->repl_tail = &w->repl;
+        w->repl_queued = 0;
         stop = w->stop;
         uv_mutex_unlock(&w->mu);
         if (!cur && !repl && stop)
@@ -305,8 +307,20 @@ void node_writer_replicate(struct node_writer *w, struct node_repl *list)
     uv_mutex_lock(&w->mu);
     *w->repl_tail = list;
     w->repl_tail = &last->next;
+    for (struct node_repl *r = list; r; r = r->next)
+        w->repl_queued++;
     uv_cond_signal(&w->wake);
     uv_mutex_unlock(&w->mu);
+}
+
+size_t node_writer_backlog(struct node_writer *w)
+{
+    size_t n;
+
+    uv_mutex_lock(&w->mu);
+    n = w->repl_queued;
+    uv_mutex_unlock(&w->mu);
+    return n;
 }
 
 bool node_writer_busy(struct node_writer *w)

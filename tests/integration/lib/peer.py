@@ -1,0 +1,661 @@
+#!/usr/bin/python3
+"""An independent tracenode peer, for the network integration tests.
+
+Written from the published protocol (DESIGN sections 2-5, docs/FORMAT.md, proto/wire.h)
+with Debian's Python libraries only -- dissononce (Noise), python3-msgpack, PyNaCl and
+cbor2 -- and none of tracenode's code, so that it checks the wire protocol and the record
+format, not the implementation against itself. Run it with /usr/bin/python3.
+
+Transport: TCP; each frame is a 4-byte big-endian length and that many bytes. The
+handshake is Noise_XX_25519_ChaChaPoly_SHA256 with this peer as initiator, prologue
+b"tracenode/1\\n" + network id, static keys the X25519 form of the Ed25519 node keys, and
+the payload of messages 2 and 3 = version byte 1 + the sender's Ed25519 node public key.
+After it, each frame is Noise transport ciphertext of msgpack [type, req_id, body].
+
+Subcommands (each prints ONE line of JSON and exits 0; exit 2 if the tool itself failed,
+e.g. bad arguments or an unreadable file; exit 3 if the node broke the protocol in a way
+that stops the tool, e.g. a responder payload that does not check out):
+
+  self-test
+      record encoding against the worked example of docs/FORMAT.md (byte for byte).
+  handshake --key NODEKEY --eco ECO --addr HOST:PORT [--wait S]
+      handshake, HELLO, empty CLOCK; waits for the node's HELLO and a CLOCK.
+  listen-for-records --key NODEKEY --eco ECO --addr HOST:PORT [--wait S] [--stop-on-records]
+      handshake, HELLO and a CLOCK claiming nothing; asks for every shard the node's CLOCK
+      names (RANGE_REQ) and counts the records that arrive (RECORDS or PUSH) in S seconds.
+  push --key NODEKEY --org-key ORGKEY --eco ECO --addr HOST:PORT --seq N [--prev HEX]
+       --item X [--org ORG] [--bad-signature] [--wait S]
+      handshake, HELLO, empty CLOCK, then a PUSH with one commission record signed with
+      ORGKEY (org: --org, else the org the ecosystem gives that key); waits until the node
+      closes the connection, or one of its CLOCKs shows the shard at seq+1 or more.
+  make-record --org-key ORGKEY --eco ECO --seq N [--prev HEX] --item X [--org ORG]
+       [--bad-signature] --out FILE
+      writes the record bytes (for inspection); prints its id.
+  garbage --addr HOST:PORT [--framed] [--wait S]
+      random bytes instead of the first handshake message. Unframed, the first byte is
+      forced non-zero so the length prefix is always over any frame limit; --framed sends
+      one well-framed 64-byte message of random bytes (an ephemeral key plus a payload the
+      first handshake message must not have).
+  raw --key NODEKEY --eco ECO --addr HOST:PORT
+      (--huge-length [--length N] | --bad-msgpack | --unknown-even | --unknown-odd) [--wait S]
+      after a good handshake, HELLO and empty CLOCK: a length prefix over the frame limit
+      (default 65553 = 64 KiB of plaintext + 16-byte tag + 1), a valid encrypted frame of
+      malformed msgpack, or a message of unknown type 1000 (even) / 1001 (odd). For the odd
+      type it then sends a PING and waits for the PONG.
+
+Result fields (as they apply): local (this side's HOST:PORT, as the node logs it),
+handshake ("ok": completed and the responder checked out; "sent": we sent message 3 but the
+node closed before anything else), closed_by_node, closed_after_s, frames_received,
+types_received, records_received, clock ({org: size} last seen), pong, fork_received,
+record_id.
+"""
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import os
+import socket
+import struct
+import sys
+import time
+
+import cbor2
+import msgpack
+import nacl.bindings
+import nacl.signing
+from dissononce.cipher.chachapoly import ChaChaPolyCipher
+from dissononce.dh.x25519.x25519 import X25519DH
+from dissononce.dh.x25519.private import PrivateKey as X25519PrivateKey
+from dissononce.hash.sha256 import SHA256Hash
+from dissononce.processing.handshakepatterns.interactive.XX import XXHandshakePattern
+from dissononce.processing.impl.cipherstate import CipherState
+from dissononce.processing.impl.handshakestate import HandshakeState
+from dissononce.processing.impl.symmetricstate import SymmetricState
+
+PROLOGUE = b"tracenode/1\n"
+WIRE_VERSION = 1
+FRAME_MAX = 65536  # plaintext bytes of one frame
+TAG = 16
+NOISE_MSG_MAX = 65535
+
+# proto/wire.h
+HELLO, CLOCK, CONS_REQ, CONS, RANGE_REQ, RECORDS, PUSH, ANNOUNCE = 2, 4, 6, 8, 10, 12, 14, 15
+FORK, ROOT_REQ, ROOT, PING, PONG, ERROR = 16, 18, 20, 22, 24, 26
+UNKNOWN_EVEN, UNKNOWN_ODD = 1000, 1001
+
+
+class ToolError(Exception):
+    """The tool itself failed (usage, files): exit 2."""
+
+
+class ProtocolError(Exception):
+    """The node broke the protocol in a way that stops the tool: exit 3."""
+
+
+class Closed(Exception):
+    """The node closed the connection."""
+
+
+# --- keys and the ecosystem ------------------------------------------------------------
+
+def fmt_pk(pk):
+    return "ed25519:" + base64.b64encode(pk).decode()
+
+
+def parse_pk(text):
+    if not text.startswith("ed25519:"):
+        raise ToolError("public key %r does not start with ed25519:" % text)
+    pk = base64.b64decode(text[len("ed25519:"):], validate=True)
+    if len(pk) != 32:
+        raise ToolError("public key %r is not 32 bytes" % text)
+    return pk
+
+
+def load_key(path):
+    """An Ed25519 key file (docs/FORMAT.md): returns the nacl SigningKey."""
+    try:
+        lines = open(path).read().splitlines()
+    except OSError as e:
+        raise ToolError("cannot read key file %s: %s" % (path, e))
+    for line in lines:
+        if line.startswith("ed25519-secret:"):
+            try:
+                seed = base64.b64decode(line[len("ed25519-secret:"):], validate=True)
+            except binascii.Error as e:
+                raise ToolError("key file %s: secret is not base64: %s" % (path, e))
+            if len(seed) != 32:
+                raise ToolError("key file %s: secret is %d bytes, expected 32" % (path, len(seed)))
+            return nacl.signing.SigningKey(seed)
+    raise ToolError("key file %s has no ed25519-secret: line" % path)
+
+
+def public_key(sk):
+    return bytes(sk.verify_key)
+
+
+def x25519_static(sk):
+    """The X25519 form of an Ed25519 key pair (libsodium's birational map)."""
+    sk64 = bytes(sk) + public_key(sk)
+    return nacl.bindings.crypto_sign_ed25519_sk_to_curve25519(sk64)
+
+
+def load_ecosystem(path):
+    try:
+        doc = json.load(open(path))
+    except (OSError, ValueError) as e:
+        raise ToolError("cannot read ecosystem %s: %s" % (path, e))
+    eco = {"network": doc["network"], "org_by_node": {}, "org_by_key": {}}
+    for org in doc.get("orgs", []):
+        eco["org_by_key"][parse_pk(org["key"])] = org["id"]
+        for node in org.get("nodes", []):
+            eco["org_by_node"][parse_pk(node["key"])] = org["id"]
+    return eco
+
+
+# --- frames ----------------------------------------------------------------------------
+
+class Connection:
+    """A TCP connection carrying length-prefixed frames."""
+
+    def __init__(self, addr, timeout=5.0):
+        host, _, port = addr.rpartition(":")
+        if not host or not port.isdigit():
+            raise ToolError("--addr must be HOST:PORT, got %r" % addr)
+        self.sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.closed_at = None
+        self.opened_at = time.monotonic()
+
+    def local(self):
+        host, port = self.sock.getsockname()[:2]
+        return "%s:%d" % (host, port)
+
+    def send_raw(self, data):
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            self._mark_closed()
+            raise Closed(str(e))
+
+    def send_frame(self, body):
+        self.send_raw(struct.pack(">I", len(body)) + body)
+
+    def _mark_closed(self):
+        if self.closed_at is None:
+            self.closed_at = time.monotonic()
+
+    def _fill(self, deadline):
+        """Reads more bytes; False on timeout; raises Closed on EOF or reset."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(1 << 16)
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError) as e:
+            self._mark_closed()
+            raise Closed(str(e))
+        if not chunk:
+            self._mark_closed()
+            raise Closed("end of stream")
+        self.buf += chunk
+        return True
+
+    def recv_frame(self, deadline, max_len):
+        """The next frame's bytes, or None at the deadline. Raises Closed."""
+        while len(self.buf) < 4:
+            if not self._fill(deadline):
+                return None
+        (n,) = struct.unpack(">I", self.buf[:4])
+        if n > max_len:
+            raise ProtocolError("node sent a frame length %d over the %d-byte limit" % (n, max_len))
+        while len(self.buf) < 4 + n:
+            if not self._fill(deadline):
+                return None
+        body, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
+        return body
+
+    def wait_closed(self, deadline):
+        """Discards what arrives until the node closes (True) or the deadline (False)."""
+        try:
+            while self._fill(deadline):
+                self.buf = b""
+        except Closed:
+            return True
+        return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# --- the Noise XX handshake --------------------------------------------------------------
+
+def handshake_payload(sk):
+    return bytes([WIRE_VERSION]) + public_key(sk)
+
+
+def check_responder(payload, rs, eco):
+    """Message 2's payload: version 1 and an Ed25519 node key whose X25519 form is the
+    static key the handshake authenticated, listed in the ecosystem. Returns (pk, org)."""
+    if len(payload) != 33 or payload[0] != WIRE_VERSION:
+        raise ProtocolError("responder payload is not version %d + 32-byte key: %s"
+                            % (WIRE_VERSION, payload.hex()))
+    pk = payload[1:]
+    x = nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(pk)
+    if x != rs:
+        raise ProtocolError("responder node key %s is not the static key the handshake "
+                            "authenticated" % fmt_pk(pk))
+    org = eco["org_by_node"].get(pk)
+    if org is None:
+        raise ProtocolError("responder node key %s is not in the ecosystem" % fmt_pk(pk))
+    return pk, org
+
+
+class Session:
+    """An open transport session: msgpack messages in encrypted frames."""
+
+    def __init__(self, conn, send_cs, recv_cs, remote_pk, remote_org):
+        self.conn = conn
+        self.send_cs = send_cs
+        self.recv_cs = recv_cs
+        self.remote_pk = remote_pk
+        self.remote_org = remote_org
+
+    def send_plain(self, plaintext):
+        self.conn.send_frame(self.send_cs.encrypt_with_ad(b"", plaintext))
+
+    def send_msg(self, mtype, req_id, body):
+        self.send_plain(msgpack.packb([mtype, req_id, body], use_bin_type=True))
+
+    def recv_msg(self, deadline):
+        """The next message as (type, req_id, body), or None at the deadline."""
+        ct = self.conn.recv_frame(deadline, FRAME_MAX + TAG)
+        if ct is None:
+            return None
+        try:
+            pt = self.recv_cs.decrypt_with_ad(b"", ct)
+        except Exception as e:
+            raise ProtocolError("a frame from the node failed authentication: %r" % e)
+        msg = msgpack.unpackb(pt, raw=False)
+        if not isinstance(msg, list) or len(msg) != 3:
+            raise ProtocolError("node sent a message that is not [type, req_id, body]: %r" % msg)
+        return msg[0], msg[1], msg[2]
+
+
+def new_handshake(prologue, static_sk):
+    dh = X25519DH()
+    hs = HandshakeState(SymmetricState(CipherState(ChaChaPolyCipher()), SHA256Hash()), dh)
+    s = dh.generate_keypair(X25519PrivateKey(static_sk))
+    hs.initialize(XXHandshakePattern(), True, prologue, s=s)
+    if hs.protocol_name != "Noise_XX_25519_ChaChaPoly_SHA256":
+        raise ToolError("dissononce made protocol %s" % hs.protocol_name)
+    return hs
+
+
+def handshake(conn, sk, eco, deadline):
+    """Initiator side of XX. Returns a Session; raises Closed if the node hangs up."""
+    hs = new_handshake(PROLOGUE + eco["network"].encode(), x25519_static(sk))
+    msg1 = bytearray()
+    hs.write_message(b"", msg1)  # -> e
+    conn.send_frame(bytes(msg1))
+    msg2 = conn.recv_frame(deadline, NOISE_MSG_MAX)  # <- e, ee, s, es
+    if msg2 is None:
+        raise ProtocolError("no handshake message 2 from the node in time")
+    payload = bytearray()
+    try:
+        hs.read_message(bytes(msg2), payload)
+    except Exception as e:
+        raise ProtocolError("handshake message 2 does not verify: %r" % e)
+    remote_pk, remote_org = check_responder(bytes(payload), hs.rs.data, eco)
+    msg3 = bytearray()
+    cs_send, cs_recv = hs.write_message(handshake_payload(sk), msg3)  # -> s, se
+    conn.send_frame(bytes(msg3))
+    return Session(conn, cs_send, cs_recv, remote_pk, remote_org)
+
+
+def our_org(sk, eco, override=None):
+    return override or eco["org_by_node"].get(public_key(sk), "not-a-member")
+
+
+def greet(sess, org):
+    """HELLO, then a CLOCK claiming nothing."""
+    sess.send_msg(HELLO, 0, {"v": WIRE_VERSION, "org": org, "features": ["push"]})
+    sess.send_msg(CLOCK, 0, {"shards": []})
+
+
+# --- records -----------------------------------------------------------------------------
+
+def dcbor(obj):
+    """Deterministic CBOR (RFC 8949 4.2.1; for text and small int keys cbor2's canonical
+    order, shortest key first then bytewise, is the same)."""
+    return cbor2.dumps(obj, canonical=True)
+
+
+def record_payload(net, org, seq, prev, time_ms, item, attrs=None):
+    payload = {"v": 1, "net": net, "org": org, "seq": seq, "prev": prev, "time": time_ms,
+               "type": "commission", "outputs": [item]}
+    if attrs:
+        payload["attrs"] = attrs
+    return payload
+
+
+def sign_record(payload, sk, bad_signature=False):
+    """COSE_Sign1 (tag 18, alg EdDSA, kid = the signer's public key) over the payload."""
+    protected = dcbor({1: -8, 4: public_key(sk)})
+    body = dcbor(payload)
+    tbs = cbor2.dumps(["Signature1", protected, b"", body])
+    sig = bytearray(sk.sign(tbs).signature)
+    if bad_signature:
+        sig[0] ^= 0x01
+    return dcbor(cbor2.CBORTag(18, [protected, {}, body, bytes(sig)]))
+
+
+def record_id(raw):
+    return hashlib.sha256(raw).hexdigest()
+
+
+def make_record(args, eco):
+    sk = load_key(args.org_key)
+    org = args.org or eco["org_by_key"].get(public_key(sk))
+    if org is None:
+        raise ToolError("org key %s is no org's key in the ecosystem; give --org"
+                        % fmt_pk(public_key(sk)))
+    prev = bytes.fromhex(args.prev) if args.prev else None
+    if (prev is None) != (args.seq == 0):
+        raise ToolError("--prev is required exactly when --seq > 0")
+    payload = record_payload(eco["network"], org, args.seq, prev, int(time.time() * 1000),
+                             args.item)
+    return org, sign_record(payload, sk, args.bad_signature)
+
+
+def self_test():
+    """The worked example of docs/FORMAT.md, byte for byte."""
+    sk = nacl.signing.SigningKey(bytes(range(32)))
+    want_pk = "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+    if fmt_pk(public_key(sk)) != want_pk:
+        raise ProtocolError("worked example public key %s" % fmt_pk(public_key(sk)))
+    payload = record_payload("demo-net", "acme", 0, None, 1700000000000,
+                             "urn:epc:id:sgtin:0614141.107346.1",
+                             {"lot": "L17", "model": "lightbulb2000"})
+    raw = sign_record(payload, sk)
+    want = "a22d079e573d13f6787a34ac34c7696d4e080407c86441f82813e2d0e284990e"
+    if len(raw) != 257 or record_id(raw) != want:
+        raise ProtocolError("worked example: %d bytes, id %s; expected 257 bytes, id %s"
+                            % (len(raw), record_id(raw), want))
+    # the Noise suite is the one tracenode names
+    new_handshake(PROLOGUE, bytes(32))
+    return {"self_test": "ok", "record_bytes": len(raw), "record_id": record_id(raw)}
+
+
+# --- observing the node --------------------------------------------------------------------
+
+class Observer:
+    """Reads the node's messages, keeping what the tests ask about."""
+
+    def __init__(self, sess):
+        self.sess = sess
+        self.frames = 0
+        self.types = []
+        self.records = 0
+        self.clock = {}
+        self.clock_seen = False
+        self.hello = None
+        self.pongs = set()
+        self.forks = 0
+        self.asked = set()
+        self.ask_ranges = False
+
+    def handle(self, mtype, req_id, body):
+        self.frames += 1
+        if mtype not in self.types:
+            self.types.append(mtype)
+        if mtype == HELLO:
+            self.hello = body
+        elif mtype == CLOCK:
+            self.clock_seen = True
+            for org, size, _root, _note in body.get("shards", []):
+                self.clock[org] = size
+                if self.ask_ranges and size > 0 and org not in self.asked:
+                    self.asked.add(org)
+                    self.sess.send_msg(RANGE_REQ, 0, {"org": org, "from": 0,
+                                                      "limit": min(size, 4096)})
+        elif mtype in (RECORDS, PUSH):
+            self.records += len(body.get("recs", []))
+        elif mtype == PONG:
+            self.pongs.add(req_id)
+        elif mtype == FORK:
+            self.forks += 1
+        elif mtype == PING:
+            self.sess.send_msg(PONG, req_id, {})
+
+    def run_until(self, deadline, done=lambda obs: False):
+        """Handles messages until done(self), the deadline (False) or a close (Closed)."""
+        while not done(self):
+            msg = self.sess.recv_msg(deadline)
+            if msg is None:
+                return False
+            self.handle(*msg)
+        return True
+
+    def result(self):
+        return {"frames_received": self.frames, "types_received": self.types,
+                "records_received": self.records, "clock": self.clock,
+                "clock_received": self.clock_seen, "hello": self.hello,
+                "fork_received": self.forks > 0, "pongs": sorted(self.pongs)}
+
+
+def closed_fields(conn, closed):
+    return {"closed_by_node": closed,
+            "closed_after_s": round(conn.closed_at - conn.opened_at, 3) if closed else None}
+
+
+# --- modes -------------------------------------------------------------------------------
+
+def run_session(args, result, body):
+    """Connects, handshakes (initiator), sends HELLO and a CLOCK claiming nothing, then
+    calls body(sess, obs). A close by the node at any point ends it: the result gets the
+    observations and whether (and when) the node closed."""
+    sk = load_key(args.key)
+    eco = load_ecosystem(args.eco)
+    conn = Connection(args.addr)
+    result["local"] = conn.local()
+    result["handshake"] = "failed"
+    obs = Observer(None)
+    closed = False
+    try:
+        sess = handshake(conn, sk, eco, time.monotonic() + args.wait + 5)
+        result["handshake"] = "sent"
+        result["responder"] = fmt_pk(sess.remote_pk)
+        result["responder_org"] = sess.remote_org
+        obs.sess = sess
+        greet(sess, our_org(sk, eco))
+        closed = body(sess, obs) is True
+    except Closed:
+        closed = True
+    if obs.frames:
+        result["handshake"] = "ok"  # the node talked to us: it accepted the session
+    result.update(obs.result())
+    result.update(closed_fields(conn, closed))
+    conn.close()
+    return result
+
+
+def mode_handshake(args):
+    result = {"mode": "handshake"}
+
+    def body(sess, obs):
+        obs.run_until(time.monotonic() + args.wait,
+                      lambda o: o.hello is not None and o.clock_seen)
+
+    return run_session(args, result, body)
+
+
+def mode_listen(args):
+    result = {"mode": "listen-for-records"}
+
+    def body(sess, obs):
+        obs.ask_ranges = True
+        stop = (lambda o: o.records > 0) if args.stop_on_records else (lambda o: False)
+        obs.run_until(time.monotonic() + args.wait, stop)
+
+    return run_session(args, result, body)
+
+
+def mode_push(args):
+    result = {"mode": "push"}
+    eco = load_ecosystem(args.eco)
+    org, raw = make_record(args, eco)
+    result.update({"record_id": record_id(raw), "record_org": org, "seq": args.seq,
+                   "bad_signature": args.bad_signature})
+
+    def body(sess, obs):
+        sess.send_msg(PUSH, 0, {"recs": [raw]})
+        # the node's first CLOCK predates the push: a later one shows the record stored
+        obs.run_until(time.monotonic() + args.wait, lambda o: o.clock.get(org, 0) > args.seq)
+
+    run_session(args, result, body)
+    result["node_size"] = result["clock"].get(org, 0)
+    return result
+
+
+def mode_make_record(args):
+    eco = load_ecosystem(args.eco)
+    org, raw = make_record(args, eco)
+    with open(args.out, "wb") as f:
+        f.write(raw)
+    return {"mode": "make-record", "record_id": record_id(raw), "record_org": org,
+            "bytes": len(raw)}
+
+
+def mode_garbage(args):
+    conn = Connection(args.addr)
+    result = {"mode": "garbage", "local": conn.local(), "framed": args.framed}
+    if args.framed:
+        data = struct.pack(">I", 64) + os.urandom(64)
+    else:
+        data = bytes([1 + os.urandom(1)[0] % 255]) + os.urandom(255)
+    closed = False
+    try:
+        conn.send_raw(data)
+        closed = conn.wait_closed(time.monotonic() + args.wait)
+    except Closed:
+        closed = True
+    result["sent"] = len(data)
+    result.update(closed_fields(conn, closed))
+    conn.close()
+    return result
+
+
+def hostile_send(sess, args, result):
+    """Sends the chosen hostile input; for --unknown-odd also a PING (req 77)."""
+    if args.huge_length:
+        result["hostile"] = "huge-length %d" % args.length
+        sess.conn.send_raw(struct.pack(">I", args.length) + os.urandom(64))
+    elif args.bad_msgpack:
+        result["hostile"] = "bad-msgpack"
+        sess.send_plain(b"\x93\x02\x00\xc1")  # [2, 0, <0xc1: never valid msgpack>]
+    elif args.unknown_even:
+        result["hostile"] = "unknown type %d" % UNKNOWN_EVEN
+        sess.send_msg(UNKNOWN_EVEN, 0, {})
+    else:
+        result["hostile"] = "unknown type %d" % UNKNOWN_ODD
+        sess.send_msg(UNKNOWN_ODD, 0, {"x": 1})
+        sess.send_msg(PING, 77, {})
+
+
+def mode_raw(args):
+    result = {"mode": "raw"}
+
+    def body(sess, obs):
+        # the node's HELLO first: the session is up before the hostile input
+        if not obs.run_until(time.monotonic() + 5, lambda o: o.hello is not None):
+            raise ProtocolError("no HELLO from the node within 5 s of the handshake")
+        hostile_send(sess, args, result)
+        if args.unknown_odd:
+            obs.run_until(time.monotonic() + args.wait, lambda o: 77 in o.pongs)
+            return False
+        return sess.conn.wait_closed(time.monotonic() + args.wait)
+
+    run_session(args, result, body)
+    result["pong"] = 77 in result["pongs"]
+    return result
+
+
+# --- command line ----------------------------------------------------------------------
+
+def parser():
+    ap = argparse.ArgumentParser(description="independent tracenode peer for tests")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def session_args(p):
+        p.add_argument("--key", required=True, help="node key file")
+        p.add_argument("--eco", required=True, help="ecosystem.json")
+        p.add_argument("--addr", required=True, help="HOST:PORT of the node")
+        p.add_argument("--wait", type=float, default=5.0, help="seconds to observe")
+
+    def record_args(p):
+        p.add_argument("--org-key", required=True, help="org key file that signs")
+        p.add_argument("--org", help="org of the record (default: the key's org)")
+        p.add_argument("--seq", type=int, required=True)
+        p.add_argument("--prev", help="hex id of record seq-1")
+        p.add_argument("--item", required=True)
+        p.add_argument("--bad-signature", action="store_true")
+
+    sub.add_parser("self-test")
+    session_args(sub.add_parser("handshake"))
+    p = sub.add_parser("listen-for-records")
+    session_args(p)
+    p.add_argument("--stop-on-records", action="store_true")
+    p = sub.add_parser("push")
+    session_args(p)
+    record_args(p)
+    p = sub.add_parser("make-record")
+    p.add_argument("--eco", required=True)
+    p.add_argument("--out", required=True)
+    record_args(p)
+    p = sub.add_parser("garbage")
+    p.add_argument("--addr", required=True)
+    p.add_argument("--framed", action="store_true")
+    p.add_argument("--wait", type=float, default=5.0)
+    p = sub.add_parser("raw")
+    session_args(p)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--huge-length", action="store_true")
+    g.add_argument("--bad-msgpack", action="store_true")
+    g.add_argument("--unknown-even", action="store_true")
+    g.add_argument("--unknown-odd", action="store_true")
+    p.add_argument("--length", type=int, default=FRAME_MAX + TAG + 1)
+    return ap
+
+
+MODES = {"self-test": lambda a: self_test(), "handshake": mode_handshake,
+         "listen-for-records": mode_listen, "push": mode_push, "make-record": mode_make_record,
+         "garbage": mode_garbage, "raw": mode_raw}
+
+
+def main():
+    args = parser().parse_args()
+    try:
+        result = MODES[args.cmd](args)
+    except ToolError as e:
+        print(json.dumps({"error": str(e)}))
+        return 2
+    except ProtocolError as e:
+        print(json.dumps({"error": str(e), "protocol_error": True}))
+        return 3
+    except (OSError, Closed) as e:
+        print(json.dumps({"error": "%s: %s" % (type(e).__name__, e)}))
+        return 2
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
