@@ -94,7 +94,8 @@ static int encrypt_and_hash(struct cry_noise_hs *hs, const uint8_t *pt, size_t l
             return rc;
         *out_len = len + CRY_NOISE_TAG;
     } else {
-        memmove(out, pt, len);
+        if (len) /* an empty payload may come as NULL */
+            memmove(out, pt, len);
         *out_len = len;
     }
     mix_hash(hs, out, *out_len);
@@ -111,7 +112,8 @@ static int decrypt_and_hash(struct cry_noise_hs *hs, const uint8_t *ct, size_t l
             return rc;
         *out_len = len - CRY_NOISE_TAG;
     } else {
-        memmove(out, ct, len);
+        if (len)
+            memmove(out, ct, len);
         *out_len = len;
     }
     mix_hash(hs, ct, len); /* the ciphertext, as received */
