@@ -297,7 +297,7 @@ static void handle_status(struct api_conn *c, const struct proto_msg *m)
     pack_str(&pk, "org");
     pack_str(&pk, n->self->id);
     pack_str(&pk, "network");
-    pack_str(&pk, n->eco.network);
+    pack_str(&pk, node_eco(n)->network);
     pack_str(&pk, "listen");
     pack_str(&pk, n->cfg->listen);
     pack_str(&pk, "node");
@@ -344,7 +344,7 @@ static void handle_info(struct api_conn *c, const struct proto_msg *m)
     pack_str(&pk, "org");
     pack_str(&pk, n->self->id);
     pack_str(&pk, "network");
-    pack_str(&pk, n->eco.network);
+    pack_str(&pk, node_eco(n)->network);
     pack_str(&pk, "ecosystem");
     msgpack_pack_str(&pk, eco_len);
     msgpack_pack_str_body(&pk, eco, eco_len);

@@ -304,7 +304,7 @@ static void sign_batch(struct node_signer *sg, struct node_batch *b)
 
         if (p->kind == PLAN_NEW) {
             r->v = PROTO_VERSION;
-            r->net = n->eco.network;
+            r->net = node_eco(n)->network;
             r->org = n->self->id;
             r->seq = seq;
             r->has_prev = has_prev;
@@ -494,7 +494,7 @@ int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_
         }
         if (p->kind != PLAN_NEW)
             continue;
-        rc = store_append(txn, &n->eco, p->bytes, p->len, &p->ev->rec, STORE_APPEND_VERIFIED,
+        rc = store_append(txn, node_eco(n), p->bytes, p->len, &p->ev->rec, STORE_APPEND_VERIFIED,
                           id, &added, err, errlen);
         for (size_t i = 0; rc == 0 && i < p->ev->n_priv; i++)
             if ((rc = store_secret_put(txn, id, p->ev->priv[i].name, p->salts[i],

@@ -41,7 +41,7 @@ static int prepare_data_dir(struct node *n)
     return 0;
 }
 
-static int load_identity(struct node *n)
+static int load_identity(struct node *n, struct proto_ecosystem *file_eco)
 {
     const struct node_config *cfg = n->cfg;
     char err[512];
@@ -52,16 +52,25 @@ static int load_identity(struct node *n)
         node_error("%s", err);
         return 2;
     }
-    if ((rc = proto_ecosystem_load(cfg->ecosystem_path, true, &n->eco, &n->eco_raw,
+    if ((rc = proto_ecosystem_load(cfg->ecosystem_path, true, file_eco, &n->eco_raw,
                                    &n->eco_raw_len, err, sizeof err)) != 0) {
         node_error("%s: %s", cfg->ecosystem_path, err);
         return rc == TN_ERR_IO ? 4 : 2;
     }
-    if (!(n->self = proto_ecosystem_org(&n->eco, cfg->org))) {
+    return 0;
+}
+
+/* That the org exists, --org-key is its current key and --node-key one of its nodes. */
+static int check_identity(struct node *n, const struct proto_ecosystem *eco)
+{
+    const struct node_config *cfg = n->cfg;
+    const struct proto_org *self = proto_ecosystem_org(eco, cfg->org);
+
+    if (!self || strcmp(cfg->org, PROTO_GOV_ORG) == 0) {
         node_error("--org %s is not a member of the ecosystem", cfg->org);
         return 2;
     }
-    if (memcmp(n->self->key, n->org_key.pk, CRY_PK_LEN) != 0) {
+    if (memcmp(self->key, n->org_key.pk, CRY_PK_LEN) != 0) {
         node_error("--org-key is not org %s's signing key in the ecosystem", cfg->org);
         return 2;
     }
@@ -70,28 +79,84 @@ static int load_identity(struct node *n)
                    "org keys sign records)");
         return 2;
     }
-    if (n->self->n_nodes > 0) {
+    if (self->n_nodes > 0) {
         bool listed = false;
-        for (size_t i = 0; i < n->self->n_nodes; i++)
-            listed |= memcmp(n->self->nodes[i].key, n->node_key.pk, CRY_PK_LEN) == 0;
+        for (size_t i = 0; i < self->n_nodes; i++)
+            listed |= memcmp(self->nodes[i].key, n->node_key.pk, CRY_PK_LEN) == 0;
         if (!listed) {
             node_error("--node-key is not listed among org %s's nodes in the ecosystem",
                        cfg->org);
             return 2;
         }
-    } else {
-        node_warn("org %s lists no node keys in the ecosystem; peers will refuse this node",
-                  cfg->org);
     }
     return 0;
 }
 
+/* --- the effective ecosystem ---------------------------------------------------------
+ * The ecosystem file plus the governance shard. Every governance record appended makes a
+ * new snapshot; readers on any thread take the current one with node_eco() and may keep
+ * using it, because snapshots are only freed when the node stops. */
+
+struct eco_snapshot {
+    struct proto_ecosystem eco;
+    struct eco_snapshot *older;
+};
+
+const struct proto_ecosystem *node_eco(struct node *n)
+{
+    struct eco_snapshot *s = __atomic_load_n(&n->eco_current, __ATOMIC_ACQUIRE);
+    return &s->eco;
+}
+
+static void warn_gov(const char *why)
+{
+    node_warn("governance record without effect: %s", why);
+}
+
+int node_eco_reload(struct node *n)
+{
+    struct eco_snapshot *s = calloc(1, sizeof *s);
+    struct store_txn *txn;
+    char err[512];
+    int rc;
+
+    if (!s)
+        return TN_ERR_NOMEM;
+    if ((rc = store_txn_begin(n->repo, false, &txn)) != 0) {
+        free(s);
+        return rc;
+    }
+    rc = store_ecosystem_load(txn, n->eco_raw, n->eco_raw_len, &s->eco, warn_gov, err,
+                              sizeof err);
+    store_txn_abort(txn);
+    if (rc != 0) {
+        node_error("cannot build the ecosystem: %s", err);
+        free(s);
+        return rc;
+    }
+    s->older = n->eco_current;
+    __atomic_store_n(&n->eco_current, s, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static void eco_free_all(struct node *n)
+{
+    struct eco_snapshot *s = n->eco_current, *older;
+
+    for (; s; s = older) {
+        older = s->older;
+        proto_ecosystem_release(&s->eco);
+        free(s);
+    }
+    n->eco_current = NULL;
+}
+
 /* The first start pins org, network and governance key in the repository; later starts
  * must agree, so a data dir cannot silently change hands or networks. */
-static int pin_identity(struct node *n)
+static int pin_identity(struct node *n, const struct proto_ecosystem *file_eco)
 {
     static const char *const keys[] = {NODE_META_ORG, NODE_META_NETWORK};
-    const char *vals[] = {n->self->id, n->eco.network};
+    const char *vals[] = {n->cfg->org, file_eco->network};
     struct store_txn *txn;
     const uint8_t *v;
     size_t len;
@@ -113,14 +178,14 @@ static int pin_identity(struct node *n)
             goto io_abort;
     }
     rc = store_meta_get(txn, NODE_META_GOV_KEY, &v, &len);
-    if (rc == 0 && (len != CRY_PK_LEN || memcmp(v, n->eco.gov_key, CRY_PK_LEN) != 0)) {
+    if (rc == 0 && (len != CRY_PK_LEN || memcmp(v, file_eco->gov_key, CRY_PK_LEN) != 0)) {
         node_error("the ecosystem's governance key differs from the one this node was first "
                    "started with; refusing it");
         store_txn_abort(txn);
         return 2;
     }
     if (rc == TN_ERR_NOT_FOUND)
-        rc = store_meta_put(txn, NODE_META_GOV_KEY, n->eco.gov_key, CRY_PK_LEN);
+        rc = store_meta_put(txn, NODE_META_GOV_KEY, file_eco->gov_key, CRY_PK_LEN);
     if (rc != 0)
         goto io_abort;
     /* Keep the exact, verified ecosystem file for offline tools (tracectl reads it). */
@@ -161,6 +226,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 
 int node_run(const struct node_config *cfg)
 {
+    struct proto_ecosystem file_eco = {0};
     struct node n;
     char err[512];
     int code, rc;
@@ -176,7 +242,12 @@ int node_run(const struct node_config *cfg)
         node_error("libsodium failed to initialise");
         return 4;
     }
-    if ((code = load_identity(&n)) != 0 || (code = prepare_data_dir(&n)) != 0)
+    if ((code = load_identity(&n, &file_eco)) != 0)
+        goto out;
+    /* A first start that would be refused creates nothing: check against the file. */
+    if (access(n.paths.db, F_OK) != 0 && (code = check_identity(&n, &file_eco)) != 0)
+        goto out;
+    if ((code = prepare_data_dir(&n)) != 0)
         goto out;
     if ((rc = store_open(n.paths.db, cfg->map_size ? cfg->map_size : STORE_DEFAULT_MAP_SIZE,
                          false, &n.repo, err, sizeof err)) != 0) {
@@ -184,8 +255,15 @@ int node_run(const struct node_config *cfg)
         code = 4;
         goto out;
     }
-    if ((code = pin_identity(&n)) != 0)
+    if ((code = pin_identity(&n, &file_eco)) != 0)
         goto out;
+    if (node_eco_reload(&n) != 0) {
+        code = 4;
+        goto out;
+    }
+    if ((code = check_identity(&n, node_eco(&n))) != 0)
+        goto out;
+    n.self = proto_ecosystem_org(node_eco(&n), cfg->org);
 
     signal(SIGPIPE, SIG_IGN);
     n.loop = uv_default_loop();
@@ -206,7 +284,7 @@ int node_run(const struct node_config *cfg)
         cry_pk_format(pk, n.node_key.pk);
         node_info("tracenode started: org %s, network %s, node key %s, data %s, api %s, "
                   "map size %llu bytes",
-                  n.self->id, n.eco.network, pk, n.paths.dir, n.paths.sock,
+                  n.self->id, node_eco(&n)->network, pk, n.paths.dir, n.paths.sock,
                   (unsigned long long)store_map_size(n.repo));
     }
     uv_run(n.loop, UV_RUN_DEFAULT);
@@ -221,7 +299,9 @@ out:
     }
     node_writer_stop(n.writer);
     store_close(n.repo);
-    proto_ecosystem_release(&n.eco);
+    eco_free_all(&n);
+    if (file_eco.network)
+        proto_ecosystem_release(&file_eco);
     free(n.eco_raw);
     cry_keypair_release(&n.org_key);
     cry_keypair_release(&n.node_key);

@@ -30,16 +30,17 @@ struct node_writer;
 struct node_api;
 struct node_net;
 struct gossip;
+struct eco_snapshot;
 
 struct node {
     const struct node_config *cfg;
     struct node_paths paths;
     uv_loop_t *loop;
     struct store_repo *repo;
-    struct proto_ecosystem eco;
+    struct eco_snapshot *eco_current; /* use node_eco() */
     char *eco_raw; /* the ecosystem file's bytes, as verified */
     size_t eco_raw_len;
-    const struct proto_org *self; /* this node's org in eco */
+    const struct proto_org *self; /* this node's org (in a snapshot that lives on) */
     struct cry_keypair org_key;
     struct cry_keypair node_key;
     struct node_writer *writer;
@@ -50,6 +51,14 @@ struct node {
     int lock_fd;
     bool stopping;
 };
+
+/* The effective ecosystem (file + governance shard): a snapshot, valid until the node
+ * stops, safe to use from any thread. */
+const struct proto_ecosystem *node_eco(struct node *n);
+
+/* Rebuilds the snapshot from the repository (after governance records were committed).
+ * Writer thread or start-up only. */
+int node_eco_reload(struct node *n) TN_MUST_CHECK;
 
 /* Runs the daemon until SIGINT/SIGTERM. Returns a process exit code: 0 after a clean
  * shutdown, 2 for bad configuration, 4 for I/O errors. */

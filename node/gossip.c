@@ -449,14 +449,14 @@ static void send_clock(struct node_peer *p)
 static int take_checkpoint(struct node_peer *p, const char *org_id, const char *note, size_t len)
 {
     struct node *n = p->node;
-    const struct proto_org *org = proto_ecosystem_org(&n->eco, org_id);
+    const struct proto_org *org = proto_ecosystem_org(node_eco(n), org_id);
     struct cry_checkpoint cp;
     char origin[CRY_ORIGIN_MAX + 1];
     struct gshard *s = shard(n, org_id);
 
     if (!org || !s)
         return 0;
-    snprintf(origin, sizeof origin, "%s/%s", n->eco.network, org_id);
+    snprintf(origin, sizeof origin, "%s/%s", node_eco(n)->network, org_id);
     if (cry_checkpoint_verify(note, len, origin, org->key, &cp) != 0) {
         node_peer_close(p, "sent a checkpoint for %s without a valid signature by the org",
                         org_id);
@@ -528,7 +528,7 @@ static void on_clock(struct node_peer *p, const msgpack_object *body)
         }
         memcpy(org, a[0].via.str.ptr, a[0].via.str.size);
         org[a[0].via.str.size] = '\0';
-        if (!proto_id_ok(org) || !proto_ecosystem_org(&n->eco, org))
+        if (!proto_id_ok(org) || !proto_ecosystem_org(node_eco(n), org))
             continue; /* not a member: nothing to replicate, no blame */
         size = a[1].via.u64;
         if (!(s = shard(n, org)) || !(v = view(p->g, org)))
@@ -848,15 +848,15 @@ static void on_fork(struct node_peer *p, const struct proto_msg *m)
              proto_record_decode(b, b_len, &rb, err, sizeof err) == 0 &&
              strcmp(ra.org, org) == 0 && strcmp(rb.org, org) == 0 && ra.seq == at &&
              rb.seq == at && (a_len != b_len || memcmp(a, b, a_len) != 0) &&
-             store_check_record(&n->eco, &ra, true, err, sizeof err) == 0 &&
-             store_check_record(&n->eco, &rb, true, err, sizeof err) == 0;
+             store_check_record(node_eco(n), &ra, true, err, sizeof err) == 0 &&
+             store_check_record(node_eco(n), &rb, true, err, sizeof err) == 0;
         proto_record_release(&ra);
         proto_record_release(&rb);
     } else if (kind == STORE_EVIDENCE_CHECKPOINTS) {
-        const struct proto_org *o = proto_ecosystem_org(&n->eco, org);
+        const struct proto_org *o = proto_ecosystem_org(node_eco(n), org);
         struct cry_checkpoint ca, cb;
         char origin[CRY_ORIGIN_MAX + 1];
-        snprintf(origin, sizeof origin, "%s/%s", n->eco.network, org);
+        snprintf(origin, sizeof origin, "%s/%s", node_eco(n)->network, org);
         ok = o && cry_checkpoint_verify((const char *)a, a_len, origin, o->key, &ca) == 0 &&
              cry_checkpoint_verify((const char *)b, b_len, origin, o->key, &cb) == 0 &&
              ca.size == at && cb.size == at && memcmp(ca.root, cb.root, CRY_HASH_LEN) != 0;
@@ -1039,7 +1039,7 @@ void gossip_peer_msg(struct node_peer *p, const struct proto_msg *m)
         struct gshard *s;
         if (!get_id(m->body, "org", org) || !get_u64(m->body, "size", &size))
             break; /* optional message: ignore what we do not understand */
-        if (!proto_ecosystem_org(&p->node->eco, org) || !(v = view(p->g, org)) ||
+        if (!proto_ecosystem_org(node_eco(p->node), org) || !(v = view(p->g, org)) ||
             !(s = shard(p->node, org)))
             break;
         if (size > v->size) {

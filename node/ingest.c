@@ -22,7 +22,7 @@ struct ingest_job {
 static void verify_job(uv_work_t *w)
 {
     struct ingest_job *job = w->data;
-    const struct proto_ecosystem *eco = &job->node->eco;
+    const struct proto_ecosystem *eco = node_eco(job->node);
 
     for (struct node_repl *r = job->items; r && job->rc == 0; r = r->next) {
         char err[256];

@@ -251,10 +251,10 @@ void node_peer_pause(struct node_peer *p, bool pause)
 
 static void prologue(struct node *n, uint8_t *out, size_t *len)
 {
-    size_t a = strlen(PROTO_WIRE_PROLOGUE), b = strlen(n->eco.network);
+    size_t a = strlen(PROTO_WIRE_PROLOGUE), b = strlen(node_eco(n)->network);
 
     memcpy(out, PROTO_WIRE_PROLOGUE, a);
-    memcpy(out + a, n->eco.network, b);
+    memcpy(out + a, node_eco(n)->network, b);
     *len = a + b;
 }
 
@@ -288,7 +288,7 @@ static int check_remote(struct node_peer *p, const uint8_t *payload, size_t len,
         snprintf(why, whylen, "connected to itself");
         return TN_ERR_INVALID;
     }
-    if (!(p->org = proto_ecosystem_org_by_node(&n->eco, p->node_pk))) {
+    if (!(p->org = proto_ecosystem_org_by_node(node_eco(n), p->node_pk))) {
         snprintf(why, whylen, "node key %s is not in the ecosystem", pk);
         return TN_ERR_UNKNOWN_KEY;
     }
@@ -751,9 +751,9 @@ int node_net_start(struct node *n)
         if ((rc = add_dial(net, n->cfg->peers[i], NULL)) != 0)
             return rc;
     /* Every other node the ecosystem gives an address for. */
-    for (size_t i = 0; i < n->eco.n_orgs; i++)
-        for (size_t j = 0; j < n->eco.orgs[i].n_nodes; j++) {
-            const struct proto_node_entry *e = &n->eco.orgs[i].nodes[j];
+    for (size_t i = 0; i < node_eco(n)->n_orgs; i++)
+        for (size_t j = 0; j < node_eco(n)->orgs[i].n_nodes; j++) {
+            const struct proto_node_entry *e = &node_eco(n)->orgs[i].nodes[j];
             if (!e->addr || memcmp(e->key, n->node_key.pk, CRY_PK_LEN) == 0)
                 continue;
             if ((rc = add_dial(net, e->addr, e->key)) != 0)

@@ -13,9 +13,9 @@ int node_submit_check(struct node *n, const char *text, size_t len, struct proto
     int rc = proto_event_parse(text, len, ev, err, errlen);
 
     if (rc == 0)
-        rc = proto_event_check_context(ev, &n->eco, n->self->id, err, errlen);
+        rc = proto_event_check_context(ev, node_eco(n), n->self->id, err, errlen);
     if (rc == 0)
-        rc = proto_event_check_size(ev, n->eco.network, n->self->id, err, errlen);
+        rc = proto_event_check_size(ev, node_eco(n)->network, n->self->id, err, errlen);
     return rc;
 }
 
@@ -29,7 +29,7 @@ int node_checkpoint_own(struct node *n, struct store_txn *txn)
 
     if ((rc = store_shard_get(txn, n->self->id, &sh)) != 0)
         return rc == TN_ERR_NOT_FOUND ? 0 : rc;
-    snprintf(cp.origin, sizeof cp.origin, "%s/%s", n->eco.network, n->self->id);
+    snprintf(cp.origin, sizeof cp.origin, "%s/%s", node_eco(n)->network, n->self->id);
     cp.size = sh.size;
     if ((rc = store_root(txn, n->self->id, sh.size, cp.root)) != 0)
         return rc;

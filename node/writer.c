@@ -212,6 +212,15 @@ static void writer_main(void *arg)
                           appended, n->self->id, mono_ms() - t0, mono_ms() - t1);
             complete(w, node_batch_finish(cur, 0, NULL));
         }
+        /* governance records change who may sign what: rebuild the ecosystem snapshot */
+        if (rc == 0) {
+            bool gov = false;
+            for (struct node_repl *r = repl_done; r; r = r->next)
+                gov |= r->result == REPL_APPENDED && strcmp(r->org, PROTO_GOV_ORG) == 0;
+            if (gov && node_eco_reload(n) == 0)
+                node_info("governance records applied; the ecosystem now has %zu orgs",
+                          node_eco(n)->n_orgs);
+        }
         /* our own new records first, then what came from peers */
         if (pushed) {
             struct node_repl *last = pushed;

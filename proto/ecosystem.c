@@ -119,10 +119,18 @@ static int parse_org(struct proto_ecosystem *eco, json_t *o, struct proto_org *o
                          json_is_string(n) ? json_string_value(n) : "?");
         org->roles |= (uint32_t)r;
     }
+    if (strcmp(id, PROTO_GOV_ORG) == 0)
+        return proto_fail(err, errlen, "ecosystem: org id '%s' is reserved", id);
     if (parse_ms(json_object_get(o, "valid_from"), &org->valid_from) != 0 ||
         parse_ms(json_object_get(o, "valid_until"), &org->valid_until) != 0)
         return proto_fail(err, errlen,
                      "ecosystem: org %s: 'valid_from'/'valid_until' must be ms since the epoch", id);
+    if (!(org->keys = proto_arena_alloc(&eco->arena, sizeof *org->keys)))
+        return TN_ERR_NOMEM;
+    memcpy(org->keys[0].pk, org->key, CRY_PK_LEN);
+    org->keys[0].from = org->valid_from;
+    org->keys[0].until = org->valid_until;
+    org->n_keys = 1;
     v = json_object_get(o, "nodes");
     if (v) {
         if (!json_is_array(v) || json_array_size(v) > MAX_NODES)
@@ -178,6 +186,15 @@ static int parse_doc(json_t *doc, bool require_signature, struct proto_ecosystem
     v = json_object_get(doc, "governance_key");
     if (!json_is_string(v) || cry_pk_parse(eco->gov_key, json_string_value(v)) != 0)
         return proto_fail(err, errlen, "ecosystem: 'governance_key' is not an ed25519:BASE64 key");
+    /* the governance pseudo-org */
+    eco->gov.id = PROTO_GOV_ORG;
+    eco->gov.name = "Governance";
+    memcpy(eco->gov.key, eco->gov_key, CRY_PK_LEN);
+    eco->gov.roles = PROTO_ROLE_GOVERNANCE;
+    if (!(eco->gov.keys = proto_arena_alloc(&eco->arena, sizeof *eco->gov.keys)))
+        return TN_ERR_NOMEM;
+    memcpy(eco->gov.keys[0].pk, eco->gov_key, CRY_PK_LEN);
+    eco->gov.n_keys = 1;
     v = json_object_get(doc, "orgs");
     if (v && (!json_is_array(v) || json_array_size(v) > MAX_ORGS))
         return proto_fail(err, errlen, "ecosystem: 'orgs' must be an array");
@@ -185,6 +202,7 @@ static int parse_doc(json_t *doc, bool require_signature, struct proto_ecosystem
         eco->orgs = proto_arena_alloc(&eco->arena, json_array_size(v) * sizeof *eco->orgs);
         if (!eco->orgs)
             return TN_ERR_NOMEM;
+        eco->cap_orgs = json_array_size(v);
         json_array_foreach(v, i, o) {
             if ((rc = parse_org(eco, o, &eco->orgs[i], err, errlen)) != 0)
                 return rc;
@@ -278,6 +296,8 @@ void proto_ecosystem_release(struct proto_ecosystem *eco)
 
 const struct proto_org *proto_ecosystem_org(const struct proto_ecosystem *eco, const char *id)
 {
+    if (strcmp(id, PROTO_GOV_ORG) == 0)
+        return eco->gov.id ? &eco->gov : NULL;
     for (size_t i = 0; i < eco->n_orgs; i++)
         if (strcmp(eco->orgs[i].id, id) == 0)
             return &eco->orgs[i];
@@ -292,6 +312,120 @@ const struct proto_org *proto_ecosystem_org_by_node(const struct proto_ecosystem
             if (memcmp(eco->orgs[i].nodes[j].key, node_key, CRY_PK_LEN) == 0)
                 return &eco->orgs[i];
     return NULL;
+}
+
+enum proto_key_status proto_org_key_status(const struct proto_org *org,
+                                           const uint8_t pk[CRY_PK_LEN], uint64_t time)
+{
+    enum proto_key_status best = PROTO_KEY_UNKNOWN;
+
+    /* a key may appear more than once (rotated away and back): any valid interval wins */
+    for (size_t i = 0; i < org->n_keys; i++) {
+        const struct proto_org_key *k = &org->keys[i];
+        if (memcmp(k->pk, pk, CRY_PK_LEN) != 0)
+            continue;
+        if (time < k->from)
+            best = best == PROTO_KEY_UNKNOWN ? PROTO_KEY_NOT_YET : best;
+        else if (k->until && time >= k->until)
+            best = best == PROTO_KEY_VALID ? best : PROTO_KEY_REVOKED;
+        else
+            return PROTO_KEY_VALID;
+    }
+    return best;
+}
+
+static int add_key(struct proto_ecosystem *eco, struct proto_org *org, const uint8_t pk[32],
+                   uint64_t from)
+{
+    struct proto_org_key *keys = proto_arena_alloc(&eco->arena, (org->n_keys + 1) * sizeof *keys);
+
+    if (!keys)
+        return TN_ERR_NOMEM;
+    if (org->n_keys)
+        memcpy(keys, org->keys, org->n_keys * sizeof *keys);
+    memcpy(keys[org->n_keys].pk, pk, CRY_PK_LEN);
+    keys[org->n_keys].from = from;
+    keys[org->n_keys].until = 0;
+    org->keys = keys;
+    org->n_keys++;
+    return 0;
+}
+
+int proto_ecosystem_apply(struct proto_ecosystem *eco, const struct proto_record *rec, char *err,
+                          size_t errlen)
+{
+    struct proto_org *org = NULL;
+
+    for (size_t i = 0; i < eco->n_orgs; i++)
+        if (rec->subject && strcmp(eco->orgs[i].id, rec->subject) == 0)
+            org = &eco->orgs[i];
+    switch (rec->type) {
+    case PROTO_T_GOV_ADD_ORG: {
+        struct proto_org *grown;
+        if (org || strcmp(rec->subject, PROTO_GOV_ORG) == 0)
+            return proto_fail(err, errlen, "gov-add-org: org '%s' exists already", rec->subject);
+        if (eco->n_orgs == eco->cap_orgs) {
+            size_t cap = eco->cap_orgs ? eco->cap_orgs * 2 : 8;
+            if (cap > MAX_ORGS || !(grown = proto_arena_alloc(&eco->arena, cap * sizeof *grown)))
+                return TN_ERR_NOMEM;
+            if (eco->n_orgs)
+                memcpy(grown, eco->orgs, eco->n_orgs * sizeof *grown);
+            eco->orgs = grown;
+            eco->cap_orgs = cap;
+        }
+        org = &eco->orgs[eco->n_orgs];
+        memset(org, 0, sizeof *org);
+        org->id = proto_arena_strndup(&eco->arena, rec->subject, strlen(rec->subject));
+        org->name = proto_arena_strndup(&eco->arena, rec->name, strlen(rec->name));
+        if (!org->id || !org->name)
+            return TN_ERR_NOMEM;
+        memcpy(org->key, rec->key, CRY_PK_LEN);
+        for (size_t i = 0; i < rec->n_roles; i++) {
+            enum proto_role r;
+            if (proto_role_parse(rec->roles[i], &r) == 0)
+                org->roles |= (uint32_t)r;
+        }
+        org->valid_from = rec->effective;
+        if (rec->n_nodes) {
+            org->nodes = proto_arena_alloc(&eco->arena, rec->n_nodes * sizeof *org->nodes);
+            if (!org->nodes)
+                return TN_ERR_NOMEM;
+            for (size_t i = 0; i < rec->n_nodes; i++) {
+                memcpy(org->nodes[i].key, rec->nodes[i].key, CRY_PK_LEN);
+                if (rec->nodes[i].addr &&
+                    !(org->nodes[i].addr = proto_arena_strndup(&eco->arena, rec->nodes[i].addr,
+                                                               strlen(rec->nodes[i].addr))))
+                    return TN_ERR_NOMEM;
+            }
+            org->n_nodes = rec->n_nodes;
+        }
+        if (add_key(eco, org, rec->key, rec->effective) != 0)
+            return TN_ERR_NOMEM;
+        eco->n_orgs++;
+        return 0;
+    }
+    case PROTO_T_GOV_REVOKE:
+        if (!org)
+            return proto_fail(err, errlen, "gov-revoke: no org '%s'", rec->subject);
+        for (size_t i = 0; i < org->n_keys; i++)
+            if (memcmp(org->keys[i].pk, rec->key, CRY_PK_LEN) == 0 &&
+                (!org->keys[i].until || rec->effective < org->keys[i].until))
+                org->keys[i].until = rec->effective;
+        return 0;
+    case PROTO_T_GOV_ROTATE:
+        if (!org)
+            return proto_fail(err, errlen, "gov-rotate: no org '%s'", rec->subject);
+        for (size_t i = 0; i < org->n_keys; i++)
+            if (memcmp(org->keys[i].pk, org->key, CRY_PK_LEN) == 0 &&
+                (!org->keys[i].until || rec->effective < org->keys[i].until))
+                org->keys[i].until = rec->effective;
+        if (add_key(eco, org, rec->key, rec->effective) != 0)
+            return TN_ERR_NOMEM;
+        memcpy(org->key, rec->key, CRY_PK_LEN);
+        return 0;
+    default:
+        return proto_fail(err, errlen, "not a governance record");
+    }
 }
 
 /* --- editing ------------------------------------------------------------------------ */
@@ -339,6 +473,8 @@ int proto_ecosystem_doc_add_org(json_t *doc, const char *id, const char *name,
 
     if (!proto_id_ok(id))
         return proto_fail(err, errlen, "--id '%s' is not a valid org id (1-64 of a-z 0-9 . _ -)", id);
+    if (strcmp(id, PROTO_GOV_ORG) == 0)
+        return proto_fail(err, errlen, "--id '%s' is reserved for governance records", id);
     if (!name[0] || strlen(name) > PROTO_ORG_NAME_MAX)
         return proto_fail(err, errlen, "--name must be 1-256 bytes");
     if (addr && (!addr[0] || strlen(addr) > PROTO_ADDR_MAX || !strchr(addr, ':')))

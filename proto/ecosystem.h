@@ -16,6 +16,7 @@
 #include "crypto/error.h"
 #include "crypto/key.h"
 #include "proto/arena.h"
+#include "proto/record.h"
 #include "proto/types.h"
 
 #define PROTO_ECOSYSTEM_MAX (1024 * 1024) /* file size, bytes */
@@ -27,15 +28,24 @@ struct proto_node_entry {
     const char *addr; /* "HOST:PORT" or NULL */
 };
 
+/* One signing key of an org and when it may sign: from <= time < until. */
+struct proto_org_key {
+    uint8_t pk[CRY_PK_LEN];
+    uint64_t from;  /* ms since the epoch; 0: always */
+    uint64_t until; /* ms since the epoch; 0: no end (not revoked, not rotated away) */
+};
+
 struct proto_org {
     const char *id;
     const char *name;
-    uint8_t key[CRY_PK_LEN]; /* org signing key */
+    uint8_t key[CRY_PK_LEN]; /* the current signing key */
     uint32_t roles;          /* enum proto_role bits */
     struct proto_node_entry *nodes;
     size_t n_nodes;
     uint64_t valid_from;  /* ms since the epoch; 0: always */
     uint64_t valid_until; /* ms since the epoch; 0: no end */
+    struct proto_org_key *keys; /* every key the org has had, oldest first */
+    size_t n_keys;
 };
 
 struct proto_ecosystem {
@@ -43,6 +53,10 @@ struct proto_ecosystem {
     uint8_t gov_key[CRY_PK_LEN];
     struct proto_org *orgs;
     size_t n_orgs;
+    size_t cap_orgs;
+    /* The pseudo-org "governance": its shard holds governance records, its key is the
+     * governance key, its only role PROTO_ROLE_GOVERNANCE. Not in orgs[]. */
+    struct proto_org gov;
     bool is_signed; /* a signature was present and verified */
     struct proto_arena arena;
 };
@@ -60,10 +74,29 @@ int proto_ecosystem_load(const char *path, bool require_signature, struct proto_
 
 void proto_ecosystem_release(struct proto_ecosystem *eco);
 
-/* Lookups; NULL if absent. */
+/* Lookups; NULL if absent. proto_ecosystem_org also finds the governance pseudo-org. */
 const struct proto_org *proto_ecosystem_org(const struct proto_ecosystem *eco, const char *id);
 const struct proto_org *proto_ecosystem_org_by_node(const struct proto_ecosystem *eco,
                                                     const uint8_t node_key[CRY_PK_LEN]);
+
+/* How a key relates to an org at a time. */
+enum proto_key_status {
+    PROTO_KEY_VALID,    /* one of the org's keys, valid at that time */
+    PROTO_KEY_REVOKED,  /* one of the org's keys, but revoked or rotated away by then */
+    PROTO_KEY_NOT_YET,  /* one of the org's keys, not yet valid then */
+    PROTO_KEY_UNKNOWN,  /* never a key of the org */
+};
+enum proto_key_status proto_org_key_status(const struct proto_org *org,
+                                           const uint8_t pk[CRY_PK_LEN], uint64_t time);
+
+/* Applies a governance record (already verified as signed by the governance key) to eco:
+ * gov-add-org adds an org, gov-revoke ends a key at its effective time, gov-rotate ends
+ * the current key and starts the new one. Applying them in the governance shard's order
+ * gives the effective ecosystem. A record that cannot apply (unknown org, an org added
+ * twice) changes nothing and returns TN_ERR_INVALID with the reason. eco must not be in
+ * use by others: pointers into eco->orgs may move. */
+int proto_ecosystem_apply(struct proto_ecosystem *eco, const struct proto_record *rec, char *err,
+                          size_t errlen) TN_MUST_CHECK;
 
 /* --- editing (tracectl ecosystem ...) ---------------------------------------------- */
 

@@ -64,7 +64,22 @@ static int check_list(const char *const *list, size_t n, const char *field, char
 }
 
 /* Which of the type-dependent fields a type requires (R), allows (A) or forbids. */
-enum { F_OUT = 1, F_IN = 2, F_ITEMS = 4, F_TO = 8, F_FROM = 16, F_REF = 32, F_MUD = 64 };
+enum {
+    F_OUT = 1 << 0,
+    F_IN = 1 << 1,
+    F_ITEMS = 1 << 2,
+    F_TO = 1 << 3,
+    F_FROM = 1 << 4,
+    F_REF = 1 << 5,
+    F_MUD = 1 << 6,
+    F_SUBJECT = 1 << 7,
+    F_KEY = 1 << 8,
+    F_EFFECTIVE = 1 << 9,
+    F_NAME = 1 << 10,
+    F_ROLES = 1 << 11,
+    F_NODES = 1 << 12,
+    N_FIELDS = 13,
+};
 
 static void type_fields(enum proto_type t, unsigned *req, unsigned *allow)
 {
@@ -82,11 +97,19 @@ static void type_fields(enum proto_type t, unsigned *req, unsigned *allow)
     case PROTO_T_MUD_ANCHOR: *req = F_MUD; *allow = F_REF; break;
     /* A correction names the record it replaces and restates the corrected content. */
     case PROTO_T_SUPERSEDE: *req = F_REF; *allow = F_OUT | F_IN | F_ITEMS | F_TO | F_FROM; break;
+    case PROTO_T_GOV_ADD_ORG:
+        *req = F_SUBJECT | F_KEY | F_EFFECTIVE | F_NAME | F_ROLES;
+        *allow = F_NODES;
+        break;
+    case PROTO_T_GOV_REVOKE:
+    case PROTO_T_GOV_ROTATE: *req = F_SUBJECT | F_KEY | F_EFFECTIVE; break;
     }
     *allow |= *req;
 }
 
-static const char *const field_names[] = {"outputs", "inputs", "items", "to", "from", "ref", "mud"};
+static const char *const field_names[N_FIELDS] = {
+    "outputs", "inputs",    "items", "to",    "from",  "ref",  "mud",
+    "subject", "key", "effective", "name", "roles", "nodes"};
 
 int proto_record_check(const struct proto_record *r, char *err, size_t errlen)
 {
@@ -114,8 +137,14 @@ int proto_record_check(const struct proto_record *r, char *err, size_t errlen)
     have |= r->from ? F_FROM : 0;
     have |= r->has_ref ? F_REF : 0;
     have |= r->mud ? F_MUD : 0;
+    have |= r->subject ? F_SUBJECT : 0;
+    have |= r->has_key ? F_KEY : 0;
+    have |= r->has_effective ? F_EFFECTIVE : 0;
+    have |= r->name ? F_NAME : 0;
+    have |= r->n_roles ? F_ROLES : 0;
+    have |= r->n_nodes ? F_NODES : 0;
     type_fields(r->type, &req, &allow);
-    for (unsigned i = 0; i < 7; i++) {
+    for (unsigned i = 0; i < N_FIELDS; i++) {
         unsigned f = 1u << i;
         if ((req & f) && !(have & f)) {
             snprintf(err, errlen, "'%s': required for type %s", field_names[i], tname);
@@ -157,6 +186,19 @@ int proto_record_check(const struct proto_record *r, char *err, size_t errlen)
                                r->sealed[i].name, strlen(r->sealed[i].name)) >= 0)
             return proto_fail(err, errlen, "'%s': names not sorted or duplicated", "sealed");
     }
+    if (r->subject && !proto_id_ok(r->subject))
+        return proto_fail(err, errlen, "'%s': not a valid org id", "subject");
+    if (r->name && (!r->name[0] || strlen(r->name) > 256 || !item_ok(r->name)))
+        return proto_fail(err, errlen, "'%s': empty, over 256 bytes or not printable", "name");
+    for (size_t i = 0; i < r->n_roles; i++) {
+        enum proto_role role;
+        if (!r->roles[i] || proto_role_parse(r->roles[i], &role) != 0)
+            return proto_fail(err, errlen, "'%s': unknown role", "roles");
+    }
+    for (size_t i = 0; i < r->n_nodes; i++)
+        if (r->nodes[i].addr && (!r->nodes[i].addr[0] || strlen(r->nodes[i].addr) > 255 ||
+                                 !item_ok(r->nodes[i].addr)))
+            return proto_fail(err, errlen, "'%s': node address empty or over 255 bytes", "nodes");
     if (r->mud) {
         const struct proto_mud *m = r->mud;
         if (!m->url || !m->url[0] || strlen(m->url) > 255 || !item_ok(m->url))
@@ -214,15 +256,17 @@ static void put_mud(struct proto_cbuf *b, const struct proto_mud *m)
 }
 
 /* The payload map, keys in deterministic order (shorter first, then bytewise):
- * v | to | eid mud net org ref seq | from prev time type | attrs items |
- * inputs sealed | outputs. Absent optional fields are omitted; prev is null at seq 0. */
+ * v | to | eid key mud net org ref seq | from name prev time type |
+ * attrs items nodes roles | inputs sealed | outputs subject | effective.
+ * Absent optional fields are omitted; prev is null at seq 0. */
 static void encode_payload(struct proto_cbuf *b, const struct proto_record *r)
 {
     size_t n = 7; /* v net org seq prev time type */
 
     n += (r->to != NULL) + (r->eid != NULL) + (r->mud != NULL) + r->has_ref +
          (r->from != NULL) + (r->n_attrs > 0) + (r->n_items > 0) + (r->n_inputs > 0) +
-         (r->n_sealed > 0) + (r->n_outputs > 0);
+         (r->n_sealed > 0) + (r->n_outputs > 0) + r->has_key + (r->name != NULL) +
+         (r->n_nodes > 0) + (r->n_roles > 0) + (r->subject != NULL) + r->has_effective;
     proto_cbor_map(b, n);
     proto_cbor_cstr(b, "v");
     proto_cbor_uint(b, r->v);
@@ -233,6 +277,10 @@ static void encode_payload(struct proto_cbuf *b, const struct proto_record *r)
     if (r->eid) {
         proto_cbor_cstr(b, "eid");
         proto_cbor_cstr(b, r->eid);
+    }
+    if (r->has_key) {
+        proto_cbor_cstr(b, "key");
+        proto_cbor_bytes(b, r->key, CRY_PK_LEN);
     }
     if (r->mud) {
         proto_cbor_cstr(b, "mud");
@@ -251,6 +299,10 @@ static void encode_payload(struct proto_cbuf *b, const struct proto_record *r)
     if (r->from) {
         proto_cbor_cstr(b, "from");
         proto_cbor_cstr(b, r->from);
+    }
+    if (r->name) {
+        proto_cbor_cstr(b, "name");
+        proto_cbor_cstr(b, r->name);
     }
     proto_cbor_cstr(b, "prev");
     if (r->has_prev)
@@ -276,6 +328,21 @@ static void encode_payload(struct proto_cbuf *b, const struct proto_record *r)
     }
     if (r->n_items)
         put_list(b, "items", r->items, r->n_items);
+    if (r->n_nodes) {
+        proto_cbor_cstr(b, "nodes");
+        proto_cbor_array(b, r->n_nodes);
+        for (size_t i = 0; i < r->n_nodes; i++) {
+            proto_cbor_map(b, 1 + (r->nodes[i].addr != NULL)); /* key < addr */
+            proto_cbor_cstr(b, "key");
+            proto_cbor_bytes(b, r->nodes[i].key, CRY_PK_LEN);
+            if (r->nodes[i].addr) {
+                proto_cbor_cstr(b, "addr");
+                proto_cbor_cstr(b, r->nodes[i].addr);
+            }
+        }
+    }
+    if (r->n_roles)
+        put_list(b, "roles", r->roles, r->n_roles);
     if (r->n_inputs) {
         proto_cbor_cstr(b, "inputs");
         proto_cbor_array(b, r->n_inputs);
@@ -300,6 +367,14 @@ static void encode_payload(struct proto_cbuf *b, const struct proto_record *r)
     }
     if (r->n_outputs)
         put_list(b, "outputs", r->outputs, r->n_outputs);
+    if (r->subject) {
+        proto_cbor_cstr(b, "subject");
+        proto_cbor_cstr(b, r->subject);
+    }
+    if (r->has_effective) {
+        proto_cbor_cstr(b, "effective");
+        proto_cbor_uint(b, r->effective);
+    }
 }
 
 /* Protected header {1: -8, 4: kid}. */
@@ -574,6 +649,35 @@ static int dec_mud(struct dec *d, const cbor_item_t *it)
     return rc;
 }
 
+static int dec_nodes(struct dec *d, const cbor_item_t *it)
+{
+    struct proto_record *r = d->r;
+    size_t len;
+    int rc;
+
+    if (!cbor_isa_array(it) || (len = cbor_array_size(it)) == 0)
+        return dfail(d, "nodes", "not a non-empty array");
+    if (!(r->nodes = proto_arena_alloc(&r->arena, len * sizeof *r->nodes)))
+        return TN_ERR_NOMEM;
+    for (size_t i = 0; i < len; i++) {
+        const cbor_item_t *m = cbor_array_handle(it)[i];
+        struct cbor_pair *p;
+        size_t n;
+        if (!cbor_isa_map(m) || (n = cbor_map_size(m)) < 1 || n > 2)
+            return dfail(d, "nodes", "entry is not a {key, addr} map");
+        p = cbor_map_handle(m);
+        if (!cbor_isa_string(p[0].key) || !key_is(p[0].key, "key") ||
+            (n == 2 && (!cbor_isa_string(p[1].key) || !key_is(p[1].key, "addr"))))
+            return dfail(d, "nodes", "entry is not a {key, addr} map");
+        if ((rc = dec_id(d, p[0].value, "nodes.key", r->nodes[i].key)) != 0)
+            return rc;
+        if (n == 2 && (rc = dec_text(d, p[1].value, "nodes.addr", 255, &r->nodes[i].addr)) != 0)
+            return rc;
+    }
+    r->n_nodes = len;
+    return 0;
+}
+
 static int dec_payload(struct dec *d, const cbor_item_t *map)
 {
     struct proto_record *r = d->r;
@@ -633,6 +737,20 @@ static int dec_payload(struct dec *d, const cbor_item_t *map)
             rc = dec_sealed(d, v);
         } else if (key_is(k, "outputs")) {
             rc = dec_list(d, v, "outputs", &r->outputs, &r->n_outputs);
+        } else if (key_is(k, "key")) {
+            rc = dec_id(d, v, "key", r->key);
+            r->has_key = true;
+        } else if (key_is(k, "name")) {
+            rc = dec_text(d, v, "name", 256, &r->name);
+        } else if (key_is(k, "nodes")) {
+            rc = dec_nodes(d, v);
+        } else if (key_is(k, "roles")) {
+            rc = dec_list(d, v, "roles", &r->roles, &r->n_roles);
+        } else if (key_is(k, "subject")) {
+            rc = dec_text(d, v, "subject", PROTO_ID_MAX, &r->subject);
+        } else if (key_is(k, "effective")) {
+            rc = dec_uint(d, v, "effective", &r->effective);
+            r->has_effective = true;
         } else {
             return dfail(d, "payload", "unknown field");
         }

@@ -58,6 +58,12 @@ struct proto_mud {
     uint8_t sig_sha256[CRY_HASH_LEN];
 };
 
+/* A node of an org added by governance. */
+struct proto_gov_node {
+    uint8_t key[CRY_PK_LEN];
+    const char *addr; /* or NULL */
+};
+
 /* One record. Builders fill the fields and call proto_record_sign(); the decoder fills
  * them from bytes, with every string and array owned by 'arena'. attrs and sealed are
  * kept sorted by name in deterministic CBOR key order (proto_cbor_key_cmp). */
@@ -86,6 +92,17 @@ struct proto_record {
     struct proto_seal *sealed;
     size_t n_sealed;
     struct proto_mud *mud;
+    /* governance records (gov-add-org, gov-revoke, gov-rotate) */
+    const char *subject;      /* the org concerned */
+    bool has_key;
+    uint8_t key[CRY_PK_LEN];  /* add-org: its key; revoke: the key revoked; rotate: the new */
+    bool has_effective;
+    uint64_t effective;       /* ms since the epoch: when the change takes effect */
+    const char *name;         /* add-org */
+    const char **roles;       /* add-org */
+    size_t n_roles;
+    struct proto_gov_node *nodes; /* add-org */
+    size_t n_nodes;
 
     /* Set by the decoder: */
     uint8_t signer[CRY_PK_LEN];

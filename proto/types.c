@@ -8,6 +8,8 @@ static const char *const type_names[] = {
     [PROTO_T_SHIP] = "ship",                 [PROTO_T_RECEIVE] = "receive",
     [PROTO_T_INSPECT] = "inspect",           [PROTO_T_DECOMMISSION] = "decommission",
     [PROTO_T_MUD_ANCHOR] = "mud-anchor",     [PROTO_T_SUPERSEDE] = "supersede",
+    [PROTO_T_GOV_ADD_ORG] = "gov-add-org",   [PROTO_T_GOV_REVOKE] = "gov-revoke",
+    [PROTO_T_GOV_ROTATE] = "gov-rotate",
 };
 #define N_TYPES (sizeof type_names / sizeof type_names[0])
 
@@ -55,9 +57,20 @@ int proto_role_parse(const char *name, enum proto_role *out)
     return TN_ERR_INVALID;
 }
 
+bool proto_type_is_governance(enum proto_type t)
+{
+    return t == PROTO_T_GOV_ADD_ORG || t == PROTO_T_GOV_REVOKE || t == PROTO_T_GOV_ROTATE;
+}
+
 bool proto_roles_allow(uint32_t r, enum proto_type t)
 {
+    if (r & PROTO_ROLE_GOVERNANCE)
+        return proto_type_is_governance(t);
     switch (t) {
+    case PROTO_T_GOV_ADD_ORG:
+    case PROTO_T_GOV_REVOKE:
+    case PROTO_T_GOV_ROTATE:
+        return false;
     case PROTO_T_SHIP:
     case PROTO_T_RECEIVE:
     case PROTO_T_SUPERSEDE:

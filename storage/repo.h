@@ -76,8 +76,8 @@ int store_shard_each(struct store_txn *txn, store_shard_cb fn, void *ctx) TN_MUS
 #define STORE_APPEND_VERIFIED 1u
 
 /* The checks of a record that need no repository: network, org membership
- * (TN_ERR_UNKNOWN_ORG), signer key (TN_ERR_UNKNOWN_KEY), signature unless verify is
- * false (TN_ERR_BAD_SIGNATURE), role (TN_ERR_ROLE). Reason in err. Peers' records are
+ * (TN_ERR_UNKNOWN_ORG), signer key: any key the org has had (TN_ERR_UNKNOWN_KEY),
+ * signature unless verify is false (TN_ERR_BAD_SIGNATURE), role (TN_ERR_ROLE). Peers' records are
  * checked with this on the thread pool before they reach store_append. */
 int store_check_record(const struct proto_ecosystem *eco, const struct proto_record *rec,
                        bool verify, char *err, size_t errlen) TN_MUST_CHECK;
@@ -144,6 +144,16 @@ int store_checkpoint_get(struct store_txn *txn, const char *org, uint64_t *size,
 /* The checkpoint of exactly this size, if one was stored. */
 int store_checkpoint_at(struct store_txn *txn, const char *org, uint64_t size, const char **note,
                         size_t *len) TN_MUST_CHECK;
+
+/* --- the effective ecosystem -------------------------------------------------------- */
+
+/* Parses the ecosystem file raw[0..len) (signature required) and applies the
+ * governance shard held in txn, in order: the ecosystem as of now. A governance record
+ * that cannot apply is skipped with its reason in the log callback's place: warn (may be
+ * NULL) is called with it. */
+int store_ecosystem_load(struct store_txn *txn, const char *raw, size_t len,
+                         struct proto_ecosystem *eco, void (*warn)(const char *why),
+                         char *err, size_t errlen) TN_MUST_CHECK;
 
 /* --- equivocation evidence ---------------------------------------------------------- */
 

@@ -130,11 +130,14 @@ int store_check_record(const struct proto_ecosystem *eco, const struct proto_rec
         snprintf(err, errlen, "record org '%s' is not in the ecosystem", rec->org);
         return TN_ERR_UNKNOWN_ORG;
     }
-    if (memcmp(rec->signer, org->key, CRY_PK_LEN) != 0) {
+    /* Any key the org has had: whether it was still valid at the record's time (not
+     * revoked or rotated away) is the verifier's finding (REVOKED_KEY), not a reason to
+     * refuse what the org provably signed. */
+    if (proto_org_key_status(org, rec->signer, rec->time) == PROTO_KEY_UNKNOWN) {
         snprintf(err, errlen, "record is signed by a key that is not org '%s''s key", rec->org);
         return TN_ERR_UNKNOWN_KEY;
     }
-    if (verify && !proto_record_verify(rec, org->key)) {
+    if (verify && !proto_record_verify(rec, rec->signer)) {
         snprintf(err, errlen, "record signature does not verify with org '%s''s key", rec->org);
         return TN_ERR_BAD_SIGNATURE;
     }

@@ -17,6 +17,8 @@ static void test_type_names(void **state)
         {PROTO_T_SHIP, "ship"},                 {PROTO_T_RECEIVE, "receive"},
         {PROTO_T_INSPECT, "inspect"},           {PROTO_T_DECOMMISSION, "decommission"},
         {PROTO_T_MUD_ANCHOR, "mud-anchor"},     {PROTO_T_SUPERSEDE, "supersede"},
+        {PROTO_T_GOV_ADD_ORG, "gov-add-org"},   {PROTO_T_GOV_REVOKE, "gov-revoke"},
+        {PROTO_T_GOV_ROTATE, "gov-rotate"},
     };
     static const char *const bad[] = {"", "Commission", "ship ", "mud_anchor", "mudanchor",
                                       "governance", "x"};
@@ -29,7 +31,7 @@ static void test_type_names(void **state)
         assert_int_equal(t, all[i].t);
     }
     assert_null(proto_type_name((enum proto_type)0));
-    assert_null(proto_type_name((enum proto_type)11));
+    assert_null(proto_type_name((enum proto_type)14));
     assert_null(proto_type_name((enum proto_type)-1));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         enum proto_type t = PROTO_T_SHIP;
