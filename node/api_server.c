@@ -352,6 +352,110 @@ static void handle_info(struct api_conn *c, const struct proto_msg *m)
     send_msg(c, w);
 }
 
+/* --- IMPORT ------------------------------------------------------------------------- */
+
+struct api_import {
+    struct api_conn *conn;
+    int64_t req_id;
+    size_t n, left;
+    char (*results)[200];
+};
+
+static void import_reply(struct api_import *a)
+{
+    msgpack_packer pk;
+    struct write_req *w = reply_new(&pk);
+
+    if (w) {
+        proto_msg_begin(&pk, PROTO_API_OK, a->req_id);
+        msgpack_pack_array(&pk, a->n);
+        for (size_t i = 0; i < a->n; i++)
+            pack_str(&pk, a->results[i]);
+        send_msg(a->conn, w);
+    }
+    conn_unref(a->conn);
+    free(a->results);
+    free(a);
+}
+
+static void import_done(struct node_repl *r, void *ctx)
+{
+    struct api_import *a = ctx;
+    size_t i = r->pos;
+    const char *what = r->result == REPL_APPENDED    ? "appended"
+                       : r->result == REPL_DUPLICATE ? "duplicate"
+                       : r->result == REPL_FORK      ? "equivocation: evidence stored, shard frozen"
+                       : r->result == REPL_GAP       ? "its prev is not the record held at seq-1"
+                                                     : "not stored (frozen shard, own shard, or "
+                                                       "does not continue the shard)";
+
+    if (i < a->n)
+        snprintf(a->results[i], sizeof a->results[i], "%s", what);
+    if (--a->left == 0)
+        import_reply(a);
+}
+
+/* Records signed elsewhere are checked exactly like a peer's (strict decoding, org, key,
+ * signature, role) and then go through the writer like replicated ones. */
+static void handle_import(struct api_conn *c, const struct proto_msg *m)
+{
+    const msgpack_object *body = m->body;
+    struct node_repl *list = NULL, **tail = &list;
+    struct api_import *a;
+    char err[300];
+    uint32_t n;
+
+    if (body->type != MSGPACK_OBJECT_ARRAY || body->via.array.size == 0 ||
+        body->via.array.size > PROTO_API_SUBMIT_MAX)
+        return send_error(c, m->req_id, TN_ERR_INVALID, "import body must be 1..1024 records",
+                          0);
+    n = body->via.array.size;
+    if (!(a = calloc(1, sizeof *a)) || !(a->results = calloc(n, sizeof *a->results))) {
+        free(a);
+        return send_error(c, m->req_id, TN_ERR_NOMEM, "out of memory", 0);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *o = &body->via.array.ptr[i];
+        struct node_repl *r = calloc(1, sizeof *r);
+        int rc = TN_ERR_NOMEM;
+        if (r && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size <= PROTO_RECORD_MAX &&
+            (r->bytes = malloc(o->via.bin.size ? o->via.bin.size : 1)) &&
+            (r->rec = malloc(sizeof *r->rec))) {
+            memcpy(r->bytes, o->via.bin.ptr, o->via.bin.size);
+            r->len = o->via.bin.size;
+            proto_record_init(r->rec);
+            rc = proto_record_decode(r->bytes, r->len, r->rec, err, sizeof err);
+            if (rc == 0)
+                rc = store_check_record(node_eco(c->node), r->rec, true, err, sizeof err);
+        } else if (r && o->type != MSGPACK_OBJECT_BIN) {
+            rc = TN_ERR_INVALID;
+            snprintf(err, sizeof err, "not a record");
+        }
+        if (rc != 0) {
+            node_repl_free(r);
+            node_repl_free(list);
+            free(a->results);
+            free(a);
+            return send_error(c, m->req_id, rc, rc == TN_ERR_NOMEM ? "out of memory" : err, i);
+        }
+        r->kind = REPL_RECORD;
+        proto_record_id(r->id, r->bytes, r->len);
+        snprintf(r->org, sizeof r->org, "%s", r->rec->org);
+        r->seq = r->rec->seq;
+        r->pos = i;
+        r->no_wait = true;
+        r->done = import_done;
+        r->ctx = a;
+        *tail = r;
+        tail = &r->next;
+    }
+    a->conn = c;
+    a->req_id = m->req_id;
+    a->n = a->left = n;
+    c->refs++;
+    node_writer_replicate(c->node->writer, list);
+}
+
 /* --- connections -------------------------------------------------------------------- */
 
 static void handle_frame(struct api_conn *c, const uint8_t *p, size_t len)
@@ -367,6 +471,7 @@ static void handle_frame(struct api_conn *c, const uint8_t *p, size_t len)
     case PROTO_API_SUBMIT: handle_submit(c, &m); break;
     case PROTO_API_STATUS: handle_status(c, &m); break;
     case PROTO_API_INFO: handle_info(c, &m); break;
+    case PROTO_API_IMPORT: handle_import(c, &m); break;
     default: send_error(c, m.req_id, TN_ERR_INVALID, "unknown request type", 0); break;
     }
     proto_msg_release(&m);

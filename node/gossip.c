@@ -1213,6 +1213,9 @@ void gossip_committed(struct node *n, struct node_repl *list)
             break;
         }
     }
+    for (struct node_repl *r = list; r; r = r->next)
+        if (r->done)
+            r->done(r, r->ctx);
     push_records(n, list);
     flow_all(n);
     for (struct gshard *s = gs ? gs->shards : NULL; s; s = s->next) {

@@ -66,6 +66,12 @@ struct node_repl {
     int ev_kind;
     uint8_t *a, *b;
     size_t a_len, b_len;
+    /* imports through the local API: told the result after the commit, never held
+     * waiting for a gap to fill */
+    void (*done)(struct node_repl *r, void *ctx);
+    void *ctx;
+    size_t pos; /* position in the import request */
+    bool no_wait;
     struct node_repl *next;
 };
 

@@ -133,7 +133,8 @@ static int apply_record(struct node *n, struct store_txn *txn, struct node_repl 
     }
     if (r->seq > sh.size) {
         struct pending *p;
-        if (r->seq - sh.size >= PENDING_WINDOW || !(p = pending_for(r->org, true))) {
+        if (r->no_wait || r->seq - sh.size >= PENDING_WINDOW ||
+            !(p = pending_for(r->org, true))) {
             r->result = REPL_DROPPED;
             push_done(tail, r);
             return 0;

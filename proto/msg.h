@@ -22,7 +22,11 @@ enum proto_api_type {
     PROTO_API_ERR = 3,    /* reply: {"code": int, "msg": str, "index": int} */
     PROTO_API_SUBMIT = 2, /* body: [event JSON text, ...] -> [record id (bin 32), ...] */
     PROTO_API_STATUS = 4, /* body: nil -> status map (DESIGN section 6) */
-    PROTO_API_INFO = 6,   /* body: nil -> {"org", "network", "ecosystem": JSON text} */
+    PROTO_API_INFO = 6,   /* body: nil -> {"org", "network", "ecosystem": JSON text,
+                             "governance": [governance record (bin)]} */
+    PROTO_API_IMPORT = 8, /* body: [record (bin)] -> ["appended"|"duplicate"|reason, ...]:
+                             records signed elsewhere (governance, another node's export),
+                             checked like a peer's */
 };
 
 struct proto_msg {
