@@ -340,7 +340,7 @@ static void handle_info(struct api_conn *c, const struct proto_msg *m)
         return send_error(c, m->req_id, rc ? rc : TN_ERR_NOMEM, "cannot read the ecosystem", 0);
     }
     proto_msg_begin(&pk, PROTO_API_OK, m->req_id);
-    msgpack_pack_map(&pk, 3);
+    msgpack_pack_map(&pk, 4);
     pack_str(&pk, "org");
     pack_str(&pk, n->self->id);
     pack_str(&pk, "network");
@@ -348,6 +348,23 @@ static void handle_info(struct api_conn *c, const struct proto_msg *m)
     pack_str(&pk, "ecosystem");
     msgpack_pack_str(&pk, eco_len);
     msgpack_pack_str_body(&pk, eco, eco_len);
+    /* with the governance records, the client rebuilds the ecosystem the node uses */
+    pack_str(&pk, "governance");
+    {
+        struct store_shard sh;
+        if (store_shard_get(txn, PROTO_GOV_ORG, &sh) != 0)
+            sh.size = 0;
+        msgpack_pack_array(&pk, sh.size);
+        for (uint64_t seq = 0; seq < sh.size; seq++) {
+            uint8_t id[PROTO_ID_LEN];
+            const uint8_t *b = NULL;
+            size_t len = 0;
+            if (store_record_at(txn, PROTO_GOV_ORG, seq, id) != 0 ||
+                store_record_get(txn, id, &b, &len) != 0)
+                len = 0;
+            msgpack_pack_bin_with_body(&pk, b, len);
+        }
+    }
     store_txn_abort(txn);
     send_msg(c, w);
 }

@@ -113,7 +113,9 @@ int cli_repo_open(struct cli *cli, struct cli_repo *r)
     r->org[len] = '\0';
     if ((rc = store_meta_get(txn, NODE_META_ECOSYSTEM, &v, &len)) != 0)
         goto fail;
-    if ((rc = proto_ecosystem_parse((const char *)v, len, true, &r->eco, err, sizeof err)) != 0) {
+    /* the effective ecosystem: the file plus the governance shard held here */
+    if ((rc = store_ecosystem_load(txn, (const char *)v, len, &r->eco, NULL, err, sizeof err)) !=
+        0) {
         cli_repo_close(r);
         return cli_error(CLI_IO, "the ecosystem stored in %s is unreadable: %s", cli->data_dir,
                          err);

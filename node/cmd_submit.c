@@ -133,6 +133,21 @@ static int get_context(struct api_client *c, struct proto_ecosystem *eco, char *
     memcpy(org, o->via.str.ptr, o->via.str.size);
     org[o->via.str.size] = '\0';
     rc = proto_ecosystem_parse(e->via.str.ptr, e->via.str.size, true, eco, err, sizeof err);
+    /* the node's effective ecosystem: the file, then its governance records in order */
+    o = proto_msg_map_get(m.body, "governance");
+    for (uint32_t i = 0; rc == 0 && o && o->type == MSGPACK_OBJECT_ARRAY && i < o->via.array.size;
+         i++) {
+        const msgpack_object *b = &o->via.array.ptr[i];
+        struct proto_record r;
+        char why[256];
+        proto_record_init(&r);
+        if (b->type == MSGPACK_OBJECT_BIN &&
+            proto_record_decode((const uint8_t *)b->via.bin.ptr, b->via.bin.size, &r, why,
+                                sizeof why) == 0 &&
+            proto_ecosystem_apply(eco, &r, why, sizeof why) != 0)
+            ; /* a governance record without effect on the node has none here either */
+        proto_record_release(&r);
+    }
     proto_msg_release(&m);
     return rc ? cli_error(CLI_IO, "the node's ecosystem is unreadable: %s", err) : 0;
 }

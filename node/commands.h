@@ -10,5 +10,7 @@ int cmd_get(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_proof(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_governance(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

@@ -17,6 +17,8 @@ static const char usage[] =
     "  log ORG [--from SEQ] [--limit N]     an org's shard\n"
     "  proof RECORD_ID                      inclusion proof and signed checkpoint\n"
     "  status                               the running node, its peers and shards\n"
+    "  governance add-org|revoke|rotate ... governance records (signed by the governance key)\n"
+    "  import FILE...                       records signed elsewhere, checked like a peer's\n"
     "\n"
     "global flags: --data DIR (default ./tracenode-data), --json (one JSON document on\n"
     "stdout), --help. Errors go to stderr as one line starting with 'error:'.\n"
@@ -29,7 +31,7 @@ static const struct {
 } commands[] = {
     {"keygen", cmd_keygen}, {"ecosystem", cmd_ecosystem}, {"submit", cmd_submit},
     {"get", cmd_get},       {"log", cmd_log},             {"proof", cmd_proof},
-    {"status", cmd_status},
+    {"status", cmd_status}, {"governance", cmd_governance}, {"import", cmd_import},
 };
 
 int main(int argc, char **argv)
