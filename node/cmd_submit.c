@@ -141,11 +141,11 @@ static int get_context(struct api_client *c, struct proto_ecosystem *eco, char *
         struct proto_record r;
         char why[256];
         proto_record_init(&r);
+        /* a governance record without effect on the node has none here either */
         if (b->type == MSGPACK_OBJECT_BIN &&
             proto_record_decode((const uint8_t *)b->via.bin.ptr, b->via.bin.size, &r, why,
-                                sizeof why) == 0 &&
-            proto_ecosystem_apply(eco, &r, why, sizeof why) != 0)
-            ; /* a governance record without effect on the node has none here either */
+                                sizeof why) == 0)
+            (void)!proto_ecosystem_apply(eco, &r, why, sizeof why);
         proto_record_release(&r);
     }
     proto_msg_release(&m);
