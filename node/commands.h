@@ -12,5 +12,7 @@ int cmd_proof(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_governance(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+int cmd_where_used(int argc, char **argv);
 
 #endif

@@ -1213,10 +1213,18 @@ void gossip_committed(struct node *n, struct node_repl *list)
             break;
         }
     }
-    for (struct node_repl *r = list; r; r = r->next)
+    bool own = false;
+    for (struct node_repl *r = list; r; r = r->next) {
         if (r->done)
             r->done(r, r->ctx);
+        own |= r->peer_id == 0 && r->result == REPL_APPENDED && strcmp(r->org, n->self->id) == 0;
+    }
     push_records(n, list);
+    /* our own new checkpoint follows the records at once, not at the next heartbeat */
+    if (own)
+        for (struct node_peer *p = node_net_peers(n); p; p = p->next)
+            if (p->state == PEER_OPEN && p->g && node_peer_queued(p) < PEER_SEND_HIGH)
+                send_clock(p);
     flow_all(n);
     for (struct gshard *s = gs ? gs->shards : NULL; s; s = s->next) {
         pump(n, s);

@@ -16,6 +16,8 @@ static const char usage[] =
     "  get RECORD_ID [--raw]                one record\n"
     "  log ORG [--from SEQ] [--limit N]     an org's shard\n"
     "  proof RECORD_ID                      inclusion proof and signed checkpoint\n"
+    "  trace ITEM [--format text|json|dot]  backward pedigree, every record checked, verdict\n"
+    "  where-used ITEM                      forward trace (recall): where it went, who holds it\n"
     "  status                               the running node, its peers and shards\n"
     "  governance add-org|revoke|rotate ... governance records (signed by the governance key)\n"
     "  import FILE...                       records signed elsewhere, checked like a peer's\n"
@@ -32,6 +34,7 @@ static const struct {
     {"keygen", cmd_keygen}, {"ecosystem", cmd_ecosystem}, {"submit", cmd_submit},
     {"get", cmd_get},       {"log", cmd_log},             {"proof", cmd_proof},
     {"status", cmd_status}, {"governance", cmd_governance}, {"import", cmd_import},
+    {"trace", cmd_trace},   {"where-used", cmd_where_used},
 };
 
 int main(int argc, char **argv)
