@@ -14,5 +14,7 @@ int cmd_governance(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_where_used(int argc, char **argv);
+int cmd_disclose(int argc, char **argv);
+int cmd_verify_disclosure(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const char usage[] =
     "  proof RECORD_ID                      inclusion proof and signed checkpoint\n"
     "  trace ITEM [--format text|json|dot]  backward pedigree, every record checked, verdict\n"
     "  where-used ITEM                      forward trace (recall): where it went, who holds it\n"
+    "  disclose RECORD_ID FIELD --out FILE  reveal one private field (salt and value)\n"
+    "  verify-disclosure FILE               check a disclosure against the record\n"
     "  status                               the running node, its peers and shards\n"
     "  governance add-org|revoke|rotate ... governance records (signed by the governance key)\n"
     "  import FILE...                       records signed elsewhere, checked like a peer's\n"
@@ -35,6 +37,7 @@ static const struct {
     {"get", cmd_get},       {"log", cmd_log},             {"proof", cmd_proof},
     {"status", cmd_status}, {"governance", cmd_governance}, {"import", cmd_import},
     {"trace", cmd_trace},   {"where-used", cmd_where_used},
+    {"disclose", cmd_disclose}, {"verify-disclosure", cmd_verify_disclosure},
 };
 
 int main(int argc, char **argv)
