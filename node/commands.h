@@ -16,5 +16,7 @@ int cmd_trace(int argc, char **argv);
 int cmd_where_used(int argc, char **argv);
 int cmd_disclose(int argc, char **argv);
 int cmd_verify_disclosure(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_verify_bundle(int argc, char **argv);
 
 #endif

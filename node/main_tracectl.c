@@ -20,6 +20,8 @@ static const char usage[] =
     "  where-used ITEM                      forward trace (recall): where it went, who holds it\n"
     "  disclose RECORD_ID FIELD --out FILE  reveal one private field (salt and value)\n"
     "  verify-disclosure FILE               check a disclosure against the record\n"
+    "  export ITEM --out BUNDLE             pedigree, proofs and checkpoints in one file\n"
+    "  verify-bundle BUNDLE --ecosystem F   check a bundle offline\n"
     "  status                               the running node, its peers and shards\n"
     "  governance add-org|revoke|rotate ... governance records (signed by the governance key)\n"
     "  import FILE...                       records signed elsewhere, checked like a peer's\n"
@@ -38,6 +40,7 @@ static const struct {
     {"status", cmd_status}, {"governance", cmd_governance}, {"import", cmd_import},
     {"trace", cmd_trace},   {"where-used", cmd_where_used},
     {"disclose", cmd_disclose}, {"verify-disclosure", cmd_verify_disclosure},
+    {"export", cmd_export},     {"verify-bundle", cmd_verify_bundle},
 };
 
 int main(int argc, char **argv)

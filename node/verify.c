@@ -794,8 +794,13 @@ static int run(const struct vf_source *src, const struct proto_ecosystem *eco, c
             if (sc.hits[i]->present)
                 enter(&w, sc.hits[i]);
     } else if (sc.n > 0) {
-        /* the item's latest record: the last one stored that names it */
-        enter(&w, sc.hits[sc.n - 1]);
+        /* the item's latest record: the newest by its time (ties: the last stored), so a
+         * bundle and the repository it came from start at the same record */
+        struct sum *start = sc.hits[0];
+        for (size_t i = 1; i < sc.n; i++)
+            if (sc.hits[i]->ok && (!start->ok || sc.hits[i]->rec.time >= start->rec.time))
+                start = sc.hits[i];
+        enter(&w, start);
     }
     scan_release(&sc);
     while (w.rc == 0 && w.q_head < w.q_len)

@@ -124,6 +124,12 @@ int store__index_record(struct store_txn *txn, const struct store_shard *s,
             return store__err(rc);
     }
 
+    if (rec->has_ref) {
+        MDB_val k = {PROTO_ID_LEN, (void *)rec->ref}, v = {PROTO_ID_LEN, (void *)id};
+        rc = mdb_put(txn->txn, txn->repo->refs, &k, &v, MDB_NODUPDATA);
+        if (rc != 0 && rc != MDB_KEYEXIST)
+            return store__err(rc);
+    }
     if (rec->eid) {
         uint8_t key[4 + TEXT_KEY_MAX];
         MDB_val k = {4 + store__text_key(key + 4, rec->eid), key},
@@ -192,14 +198,15 @@ int store_item_last(struct store_txn *txn, const char *item, const char *org,
     return store__err(rc);
 }
 
-int store_consumers_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
-                         void *ctx)
+/* Every duplicate value of key id in a dup-sorted database of record ids. */
+static int ids_each(struct store_txn *txn, MDB_dbi dbi, const uint8_t id[PROTO_ID_LEN],
+                    store_id_cb fn, void *ctx)
 {
     MDB_val k = {PROTO_ID_LEN, (void *)id}, v;
     MDB_cursor *c;
     int mrc, rc = 0, op = MDB_SET_KEY;
 
-    if ((mrc = mdb_cursor_open(txn->txn, txn->repo->consumers, &c)) != 0)
+    if ((mrc = mdb_cursor_open(txn->txn, dbi, &c)) != 0)
         return store__err(mrc);
     while (rc == 0 && (mrc = mdb_cursor_get(c, &k, &v, op)) == 0) {
         op = MDB_NEXT_DUP;
@@ -209,6 +216,18 @@ int store_consumers_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], 
     if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
         rc = store__err(mrc);
     return rc;
+}
+
+int store_consumers_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
+                         void *ctx)
+{
+    return ids_each(txn, txn->repo->consumers, id, fn, ctx);
+}
+
+int store_refs_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
+                    void *ctx)
+{
+    return ids_each(txn, txn->repo->refs, id, fn, ctx);
 }
 
 int store_eid_get(struct store_txn *txn, const char *org, const char *eid, uint8_t id[PROTO_ID_LEN])

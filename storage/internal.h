@@ -15,6 +15,7 @@ struct store_repo {
     MDB_dbi ids;         /* record id -> shard no (4) | seq (8) */
     MDB_dbi items;       /* item key (item_key) -> dup: lsn (8) | shard no (4) | role (1) | id */
     MDB_dbi consumers;   /* record id -> dup: id of a record whose inputs link to it */
+    MDB_dbi refs;        /* record id -> dup: id of a record whose ref names it (supersede) */
     MDB_dbi eids;        /* shard no (4) | text key (text_key) of the client event id -> id */
     MDB_dbi merkle;      /* shard no (4) | level (1) | index (8) -> subtree hash */
     MDB_dbi checkpoints; /* shard no (4) | size (8) -> signed note */

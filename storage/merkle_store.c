@@ -91,6 +91,19 @@ static int source(struct store_txn *txn, const char *org, uint64_t size, struct 
     return 0;
 }
 
+int store_merkle_node(struct store_txn *txn, const char *org, unsigned level, uint64_t index,
+                      uint8_t out[CRY_HASH_LEN])
+{
+    struct store_shard s;
+    int rc;
+
+    if ((rc = store_shard_get(txn, org, &s)) != 0)
+        return rc;
+    if (level >= 64 || index >= (s.size >> level))
+        return TN_ERR_NOT_FOUND;
+    return node_get(txn, s.no, level, index, out);
+}
+
 int store_root(struct store_txn *txn, const char *org, uint64_t size, uint8_t root[CRY_HASH_LEN])
 {
     struct src_ctx ctx;

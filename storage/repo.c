@@ -75,6 +75,7 @@ static const struct {
     {"ids", offsetof(struct store_repo, ids), 0},
     {"items", offsetof(struct store_repo, items), MDB_DUPSORT | MDB_DUPFIXED},
     {"consumers", offsetof(struct store_repo, consumers), MDB_DUPSORT | MDB_DUPFIXED},
+    {"refs", offsetof(struct store_repo, refs), MDB_DUPSORT | MDB_DUPFIXED},
     {"eids", offsetof(struct store_repo, eids), 0},
     {"merkle", offsetof(struct store_repo, merkle), 0},
     {"checkpoints", offsetof(struct store_repo, checkpoints), 0},

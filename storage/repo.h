@@ -120,12 +120,19 @@ typedef int (*store_id_cb)(void *ctx, const uint8_t id[PROTO_ID_LEN]);
 int store_consumers_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
                          void *ctx) TN_MUST_CHECK;
 
+/* Records whose ref names id (corrections: supersede, and newer MUD anchors). */
+int store_refs_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
+                    void *ctx) TN_MUST_CHECK;
+
 /* The record an org already created for client event id eid. */
 int store_eid_get(struct store_txn *txn, const char *org, const char *eid,
                   uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;
 
 /* --- Merkle tree and checkpoints ---------------------------------------------------- */
 
+/* A stored perfect-subtree hash (level 0: the leaf hash of record index). */
+int store_merkle_node(struct store_txn *txn, const char *org, unsigned level, uint64_t index,
+                      uint8_t out[CRY_HASH_LEN]) TN_MUST_CHECK;
 int store_root(struct store_txn *txn, const char *org, uint64_t size,
                uint8_t root[CRY_HASH_LEN]) TN_MUST_CHECK;
 int store_inclusion_proof(struct store_txn *txn, const char *org, uint64_t index, uint64_t size,

@@ -396,3 +396,133 @@ tn_check_record() {
         tn_fail "independent verifier rejected record $id: $(cat "$dir/$id.verify.err")"
     fi
 }
+
+# --- testnets and the independent peer (network tests) -----------------------------------
+#
+# A testnet is made by the project's own launcher (testnet/up) in $T/net on a free block
+# of loopback ports. Its nodes are registered as n1..nN in TN_NODE_PID/LOG/DATA, so the
+# EXIT trap kills them and shows their logs on failure like any node started here.
+
+PEER=$TN_LIB/peer.py
+
+# tn_free_port_base COUNT: a port P such that P+1..P+COUNT were all free on 127.0.0.1.
+tn_free_port_base() {
+    "$PY" - "$1" <<'PYEOF'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(20000, 60000 - n)
+    socks = []
+    try:
+        for p in range(base + 1, base + n + 1):
+            s = socket.socket()
+            s.bind(("127.0.0.1", p))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    sys.exit(0)
+sys.exit("no free block of %d ports" % n)
+PYEOF
+}
+
+# tn_net_register I: records node I's pid, log and data dir under the name nI.
+tn_net_register() {
+    local d=$TN_NET/node$1
+    TN_NODE_PID[n$1]=$(cat "$d/pid")
+    TN_NODE_LOG[n$1]=$d/log
+    TN_NODE_DATA[n$1]=$d/data
+}
+
+# tn_testnet_up N [testnet/up options...]: a fresh testnet of N nodes in $T/net; sets
+# TN_NET, TN_BASE_PORT (exported for testnet/*) and NET_ECO.
+tn_testnet_up() {
+    local n=$1 i
+    shift
+    export TN_NET=$T/net TN_BIN
+    TN_BASE_PORT=$(tn_free_port_base "$n") || tn_fail "no free ports for $n nodes"
+    export TN_BASE_PORT
+    NET_ECO=$TN_NET/ecosystem.json
+    if ! "$TN_SRC/testnet/up" "$n" "$@" >"$T/testnet-up.out" 2>&1; then
+        for i in $(seq 1 "$n"); do [ -f "$TN_NET/node$i/pid" ] && tn_net_register "$i"; done
+        tn_fail "testnet/up $n $*: $(tail -n 20 "$T/testnet-up.out")"
+    fi
+    for i in $(seq 1 "$n"); do tn_net_register "$i"; done
+    tn_say "testnet of $n nodes ($*) on 127.0.0.1 ports $((TN_BASE_PORT + 1))..$((TN_BASE_PORT + n))"
+}
+
+tn_net_data() { echo "$TN_NET/node$1/data"; }
+tn_net_addr() { echo "127.0.0.1:$((TN_BASE_PORT + $1))"; }
+tn_net_org() { cat "$TN_NET/node$1/org"; }
+
+# tn_net_start I: starts node I again (testnet/start: same keys, data and peers).
+tn_net_start() {
+    "$TN_SRC/testnet/start" "$1" >"$T/testnet-start.out" 2>&1 ||
+        tn_fail "testnet/start $1: $(tail -n 20 "$T/testnet-start.out")"
+    tn_net_register "$1"
+}
+
+# tn_net_stop I [KILL]: stops node I with SIGTERM (or SIGKILL) and waits until it is gone.
+tn_net_stop() {
+    local i=$1 sig=${2:-TERM} pid deadline
+    pid=${TN_NODE_PID[n$i]:-}
+    [ -n "$pid" ] || tn_fail "node n$i is not running"
+    kill "-$sig" "$pid" 2>/dev/null || true
+    deadline=$(tn_deadline 30)
+    while ! tn_proc_gone "$pid"; do
+        tn_expired "$deadline" && tn_fail "node n$i (pid $pid) still running 30 s after SIG$sig"
+        tn_poll_pause
+    done
+    TN_NODE_PID[n$i]=""
+    rm -f "$TN_NET/node$i/pid"
+}
+
+# tn_net_shards I: node I's shards as "org:size:root:frozen" words, sorted by org.
+tn_net_shards() {
+    "$TRACECTL" status --json --data "$(tn_net_data "$1")" 2>/dev/null |
+        jq -r '[.shards[] | "\(.org):\(.size):\(.root):\(.frozen)"] | sort | join(" ")'
+}
+
+# tn_net_submit I COUNT TAG: COUNT commission events on node I (items TAG.1..TAG.COUNT);
+# checks that COUNT ids were printed.
+tn_net_submit() {
+    local i=$1 count=$2 tag=$3 ev=$T/ev.$3.jsonl
+    "$PY" -c 'import json, sys
+for k in range(1, int(sys.argv[1]) + 1):
+    print(json.dumps({"type": "commission", "outputs": ["urn:test:%s.%d" % (sys.argv[2], k)]}))' \
+        "$count" "$tag" >"$ev"
+    tn_run "$TRACECTL" submit --data "$(tn_net_data "$i")" "$ev"
+    assert_rc 0 "submit of $count events ($tag) on node $i"
+    assert_eq "$count" "$(grep -c -E '^[0-9a-f]{64}$' "$TN_OUT")" "ids printed by submit on node $i"
+}
+
+# tn_peer OUTFILE ARGS...: runs peer.py ARGS, its JSON result to OUTFILE; requires exit 0.
+tn_peer() {
+    local out=$1 rc=0
+    shift
+    "$PY" "$PEER" "$@" >"$out" 2>"$out.err" || rc=$?
+    [ "$rc" == 0 ] ||
+        tn_fail "peer.py $1 exited $rc: $(cat "$out") $(head -c 2000 "$out.err")"
+}
+
+# tn_log_size FILE: the file's size in bytes now (a mark for tn_log_since).
+tn_log_size() { stat -c %s "$1"; }
+
+# tn_log_since FILE MARK: what was appended to FILE after MARK bytes.
+tn_log_since() { tail -c +"$(($2 + 1))" "$1"; }
+
+# tn_wait_for WHAT SECONDS COMMAND...: polls COMMAND until it succeeds; fails after SECONDS.
+# Sets TN_WAITED to the seconds it took.
+tn_wait_for() {
+    local what=$1 secs=$2 t0=$EPOCHREALTIME deadline
+    shift 2
+    deadline=$(tn_deadline "$secs")
+    until "$@"; do
+        tn_expired "$deadline" && tn_fail "$what: not within $secs s"
+        tn_poll_pause
+    done
+    TN_WAITED=$(awk -v a="${t0/,/.}" -v b="${EPOCHREALTIME/,/.}" 'BEGIN { printf "%.2f", b - a }')
+}

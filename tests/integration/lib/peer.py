@@ -26,8 +26,10 @@ that stops the tool, e.g. a responder payload that does not check out):
   push --key NODEKEY --org-key ORGKEY --eco ECO --addr HOST:PORT --seq N [--prev HEX]
        --item X [--org ORG] [--bad-signature] [--wait S]
       handshake, HELLO, empty CLOCK, then a PUSH with one commission record signed with
-      ORGKEY (org: --org, else the org the ecosystem gives that key); waits until the node
-      closes the connection, or one of its CLOCKs shows the shard at seq+1 or more.
+      ORGKEY (org: --org, else the org the ecosystem gives that key); stays connected until
+      the node closes the connection, or the record it holds at seq (read back with a
+      RANGE_REQ once its CLOCK covers seq) is ours ("stored": true), or a FORK for that
+      (org, seq) arrives, or S seconds pass.
   make-record --org-key ORGKEY --eco ECO --seq N [--prev HEX] --item X [--org ORG]
        [--bad-signature] --out FILE
       writes the record bytes (for inspection); prints its id.
@@ -36,6 +38,8 @@ that stops the tool, e.g. a responder payload that does not check out):
       forced non-zero so the length prefix is always over any frame limit; --framed sends
       one well-framed 64-byte message of random bytes (an ephemeral key plus a payload the
       first handshake message must not have).
+  silent --addr HOST:PORT [--wait S]
+      connects and sends nothing: the node's handshake deadline must close it.
   raw --key NODEKEY --eco ECO --addr HOST:PORT
       (--huge-length [--length N] | --bad-msgpack | --unknown-even | --unknown-odd) [--wait S]
       after a good handshake, HELLO and empty CLOCK: a length prefix over the frame limit
@@ -47,7 +51,7 @@ Result fields (as they apply): local (this side's HOST:PORT, as the node logs it
 handshake ("ok": completed and the responder checked out; "sent": we sent message 3 but the
 node closed before anything else), closed_by_node, closed_after_s, frames_received,
 types_received, records_received, clock ({org: size} last seen), pong, fork_received,
-record_id.
+record_id, stored, node_record_at_seq, node_size.
 """
 import argparse
 import base64
@@ -408,9 +412,13 @@ class Observer:
         self.clock_seen = False
         self.hello = None
         self.pongs = set()
-        self.forks = 0
+        self.forks = []  # (org, at) of each FORK received
         self.asked = set()
         self.ask_ranges = False
+        # push mode: read back the node's record at (org, seq) once its CLOCK covers it
+        self.readback = None  # (org, seq)
+        self.readback_pending = False
+        self.at_seq = None  # id (hex) of the node's record at that seq, once read back
 
     def handle(self, mtype, req_id, body):
         self.frames += 1
@@ -426,14 +434,32 @@ class Observer:
                     self.asked.add(org)
                     self.sess.send_msg(RANGE_REQ, 0, {"org": org, "from": 0,
                                                       "limit": min(size, 4096)})
+                self.maybe_read_back(org, size)
+        elif mtype == RECORDS and self.is_read_back(body):
+            self.readback_pending = False
+            recs = body.get("recs", [])
+            if recs:
+                self.at_seq = record_id(recs[0])
         elif mtype in (RECORDS, PUSH):
             self.records += len(body.get("recs", []))
         elif mtype == PONG:
             self.pongs.add(req_id)
         elif mtype == FORK:
-            self.forks += 1
+            self.forks.append((body.get("org"), body.get("at")))
         elif mtype == PING:
             self.sess.send_msg(PONG, req_id, {})
+
+    def maybe_read_back(self, org, size):
+        """Asks for the record at the read-back seq once the node's shard covers it (the
+        shard is append-only: the first answer is final)."""
+        if (self.readback and self.readback[0] == org and size > self.readback[1]
+                and self.at_seq is None and not self.readback_pending):
+            self.readback_pending = True
+            self.sess.send_msg(RANGE_REQ, 0, {"org": org, "from": self.readback[1], "limit": 1})
+
+    def is_read_back(self, body):
+        return (self.readback_pending and body.get("org") == self.readback[0]
+                and body.get("from") == self.readback[1])
 
     def run_until(self, deadline, done=lambda obs: False):
         """Handles messages until done(self), the deadline (False) or a close (Closed)."""
@@ -448,7 +474,9 @@ class Observer:
         return {"frames_received": self.frames, "types_received": self.types,
                 "records_received": self.records, "clock": self.clock,
                 "clock_received": self.clock_seen, "hello": self.hello,
-                "fork_received": self.forks > 0, "pongs": sorted(self.pongs)}
+                "fork_received": bool(self.forks),
+                "forks": ["%s@%s" % f for f in self.forks], "pongs": sorted(self.pongs),
+                "node_record_at_seq": self.at_seq}
 
 
 def closed_fields(conn, closed):
@@ -515,13 +543,20 @@ def mode_push(args):
     result.update({"record_id": record_id(raw), "record_org": org, "seq": args.seq,
                    "bad_signature": args.bad_signature})
 
+    rid = record_id(raw)
+
     def body(sess, obs):
         sess.send_msg(PUSH, 0, {"recs": [raw]})
-        # the node's first CLOCK predates the push: a later one shows the record stored
-        obs.run_until(time.monotonic() + args.wait, lambda o: o.clock.get(org, 0) > args.seq)
+        # Stay connected (a node may drop what a departed peer sent) until the node closes,
+        # the record it holds at seq reads back as ours, a FORK for (org, seq) arrives, or
+        # the window ends.
+        obs.readback = (org, args.seq)
+        obs.run_until(time.monotonic() + args.wait,
+                      lambda o: o.at_seq == rid or (org, args.seq) in o.forks)
 
     run_session(args, result, body)
     result["node_size"] = result["clock"].get(org, 0)
+    result["stored"] = result["node_record_at_seq"] == rid
     return result
 
 
@@ -548,6 +583,15 @@ def mode_garbage(args):
     except Closed:
         closed = True
     result["sent"] = len(data)
+    result.update(closed_fields(conn, closed))
+    conn.close()
+    return result
+
+
+def mode_silent(args):
+    conn = Connection(args.addr)
+    result = {"mode": "silent", "local": conn.local()}
+    closed = conn.wait_closed(time.monotonic() + args.wait)
     result.update(closed_fields(conn, closed))
     conn.close()
     return result
@@ -624,6 +668,9 @@ def parser():
     p.add_argument("--addr", required=True)
     p.add_argument("--framed", action="store_true")
     p.add_argument("--wait", type=float, default=5.0)
+    p = sub.add_parser("silent")
+    p.add_argument("--addr", required=True)
+    p.add_argument("--wait", type=float, default=15.0)
     p = sub.add_parser("raw")
     session_args(p)
     g = p.add_mutually_exclusive_group(required=True)
@@ -637,7 +684,7 @@ def parser():
 
 MODES = {"self-test": lambda a: self_test(), "handshake": mode_handshake,
          "listen-for-records": mode_listen, "push": mode_push, "make-record": mode_make_record,
-         "garbage": mode_garbage, "raw": mode_raw}
+         "garbage": mode_garbage, "silent": mode_silent, "raw": mode_raw}
 
 
 def main():
@@ -653,6 +700,9 @@ def main():
     except (OSError, Closed) as e:
         print(json.dumps({"error": "%s: %s" % (type(e).__name__, e)}))
         return 2
+    except Exception as e:  # e.g. a message of the node's that does not parse as expected
+        print(json.dumps({"error": "%s: %s" % (type(e).__name__, e), "protocol_error": True}))
+        return 3
     print(json.dumps(result, sort_keys=True))
     return 0
 
