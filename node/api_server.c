@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/checkpoint.h"
 #include "crypto/encode.h"
 #include "node/daemon.h"
 #include "node/gossip.h"
@@ -293,7 +294,7 @@ static void handle_status(struct api_conn *c, const struct proto_msg *m)
         return send_error(c, m->req_id, rc ? rc : TN_ERR_NOMEM, "cannot list shards", 0);
     }
     proto_msg_begin(&pk, PROTO_API_OK, m->req_id);
-    msgpack_pack_map(&pk, 7);
+    msgpack_pack_map(&pk, 8);
     pack_str(&pk, "org");
     pack_str(&pk, n->self->id);
     pack_str(&pk, "network");
@@ -305,6 +306,8 @@ static void handle_status(struct api_conn *c, const struct proto_msg *m)
     pack_str(&pk, pk_text);
     pack_str(&pk, "map_size");
     msgpack_pack_uint64(&pk, store_map_size(n->repo));
+    pack_str(&pk, "peers_dropped"); /* for misbehaviour, since the node started */
+    msgpack_pack_uint64(&pk, node_net_dropped(n));
     pack_str(&pk, "peers");
     msgpack_pack_array(&pk, node_net_pack_status(n, NULL));
     node_net_pack_status(n, &pk);
@@ -400,6 +403,7 @@ static void import_done(struct node_repl *r, void *ctx)
     struct api_import *a = ctx;
     size_t i = r->pos;
     const char *what = r->result == REPL_APPENDED    ? "appended"
+                       : r->result == REPL_STORED_CP ? "checkpoint stored"
                        : r->result == REPL_DUPLICATE ? "duplicate"
                        : r->result == REPL_FORK      ? "equivocation: evidence stored, shard frozen"
                        : r->result == REPL_GAP       ? "its prev is not the record held at seq-1"
@@ -410,6 +414,40 @@ static void import_done(struct node_repl *r, void *ctx)
         snprintf(a->results[i], sizeof a->results[i], "%s", what);
     if (--a->left == 0)
         import_reply(a);
+}
+
+/* A checkpoint note for the import: signed by one of its org's keys (origin "net/org");
+ * the writer then compares it with the records held. */
+static int import_checkpoint(struct node *n, const char *note, size_t len, struct node_repl *r,
+                             char *err, size_t errlen)
+{
+    const struct proto_ecosystem *eco = node_eco(n);
+    const char *nl = memchr(note, '\n', len), *slash;
+    char origin[CRY_ORIGIN_MAX + 1];
+    const struct proto_org *org;
+    struct cry_checkpoint cp;
+
+    snprintf(err, errlen, "not a checkpoint signed by a member org");
+    slash = nl ? memchr(note, '/', (size_t)(nl - note)) : NULL;
+    if (!slash || (size_t)(nl - slash - 1) > PROTO_ID_MAX)
+        return TN_ERR_INVALID;
+    memcpy(r->org, slash + 1, (size_t)(nl - slash - 1));
+    r->org[nl - slash - 1] = '\0';
+    if (!(org = proto_ecosystem_org(eco, r->org)))
+        return TN_ERR_UNKNOWN_ORG;
+    snprintf(origin, sizeof origin, "%s/%s", eco->network, r->org);
+    for (size_t k = 0; k < org->n_keys; k++)
+        if (cry_checkpoint_verify(note, len, origin, org->keys[k].pk, &cp) == 0) {
+            if (!(r->note = malloc(len)))
+                return TN_ERR_NOMEM;
+            memcpy(r->note, note, len);
+            r->note_len = len;
+            r->seq = cp.size;
+            memcpy(r->root, cp.root, CRY_HASH_LEN);
+            r->kind = REPL_CHECKPOINT;
+            return 0;
+        }
+    return TN_ERR_BAD_SIGNATURE;
 }
 
 /* Records signed elsewhere are checked exactly like a peer's (strict decoding, org, key,
@@ -435,7 +473,9 @@ static void handle_import(struct api_conn *c, const struct proto_msg *m)
         const msgpack_object *o = &body->via.array.ptr[i];
         struct node_repl *r = calloc(1, sizeof *r);
         int rc = TN_ERR_NOMEM;
-        if (r && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size <= PROTO_RECORD_MAX &&
+        if (r && o->type == MSGPACK_OBJECT_STR) {
+            rc = import_checkpoint(c->node, o->via.str.ptr, o->via.str.size, r, err, sizeof err);
+        } else if (r && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size <= PROTO_RECORD_MAX &&
             (r->bytes = malloc(o->via.bin.size ? o->via.bin.size : 1)) &&
             (r->rec = malloc(sizeof *r->rec))) {
             memcpy(r->bytes, o->via.bin.ptr, o->via.bin.size);
@@ -455,10 +495,12 @@ static void handle_import(struct api_conn *c, const struct proto_msg *m)
             free(a);
             return send_error(c, m->req_id, rc, rc == TN_ERR_NOMEM ? "out of memory" : err, i);
         }
-        r->kind = REPL_RECORD;
-        proto_record_id(r->id, r->bytes, r->len);
-        snprintf(r->org, sizeof r->org, "%s", r->rec->org);
-        r->seq = r->rec->seq;
+        if (r->kind != REPL_CHECKPOINT) {
+            r->kind = REPL_RECORD;
+            proto_record_id(r->id, r->bytes, r->len);
+            snprintf(r->org, sizeof r->org, "%s", r->rec->org);
+            r->seq = r->rec->seq;
+        }
         r->pos = i;
         r->no_wait = true;
         r->done = import_done;

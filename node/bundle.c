@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "crypto/checkpoint.h"
+#include "crypto/merkle.h"
 #include "proto/cbor.h"
 
 /* --- export ----------------------------------------------------------------------------- */
@@ -614,8 +615,12 @@ int bundle_verify(const uint8_t *bundle, size_t len, const char *eco_file, size_
             snprintf(err, errlen, "proof %zu is malformed", i);
             goto out;
         }
-        if (!(b = by_id(&bs, cbor_bytestring_handle(e[0]))))
-            continue; /* a proof of a record not carried: ignored */
+        if (!(b = by_id(&bs, cbor_bytestring_handle(e[0]))) || b->has_proof) {
+            snprintf(err, errlen, "proof %zu is of a record the bundle does not carry, or a "
+                                  "second proof of one",
+                     i);
+            goto out;
+        }
         b->size = cbor_get_int(e[1]);
         b->path_len = cbor_array_size(e[2]);
         if (!(b->path = proto_arena_alloc(&arena, (b->path_len + 1) * CRY_HASH_LEN))) {
@@ -641,7 +646,34 @@ int bundle_verify(const uint8_t *bundle, size_t len, const char *eco_file, size_
         }
         bs.frozen[bs.n_frozen++] = org;
     }
-    rc = vf_trace(&src, &eco, item_s, opt, res);
+    /* Governance records are not in the walk: check their inclusion here. */
+    for (size_t i = 0; i < bs.n; i++) {
+        struct brec *b = &bs.recs[i];
+        const char *note;
+        size_t nl, pl;
+        uint8_t path[CRY_MERKLE_MAX_PROOF][CRY_HASH_LEN], leaf[CRY_HASH_LEN];
+        struct cry_checkpoint cp;
+        char origin[CRY_ORIGIN_MAX + 1];
+        if (!b->ok || strcmp(b->rec.org, PROTO_GOV_ORG) != 0)
+            continue;
+        snprintf(origin, sizeof origin, "%s/%s", eco.network, PROTO_GOV_ORG);
+        cry_merkle_leaf_hash(leaf, b->bytes, b->len);
+        if (b_inclusion(&bs, PROTO_GOV_ORG, b->rec.seq, &note, &nl, path, &pl) != 0 ||
+            cry_checkpoint_verify(note, nl, origin, eco.gov_key, &cp) != 0 ||
+            cry_merkle_verify_inclusion(leaf, b->rec.seq, cp.size, (const uint8_t(*)[32])path, pl,
+                                        cp.root) != 0) {
+            snprintf(err, errlen, "governance record %llu is not proven in the governance "
+                                  "shard's signed checkpoint",
+                     (unsigned long long)b->rec.seq);
+            rc = TN_ERR_BAD_SIGNATURE;
+            goto out;
+        }
+    }
+    {
+        struct vf_options strict = *opt;
+        strict.require_checkpoints = true;
+        rc = vf_trace(&src, &eco, item_s, &strict, res);
+    }
     if (rc == 0) {
         /* A record in the bundle that the pedigree does not reach is unexplained content. */
         for (size_t i = 0; i < bs.n; i++) {

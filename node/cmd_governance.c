@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto/checkpoint.h"
 #include "crypto/encode.h"
+#include "crypto/merkle.h"
 #include "node/api_client.h"
 #include "node/cli.h"
 #include "node/commands.h"
@@ -33,6 +35,33 @@ static const char import_usage[] =
     "their shard. Prints one result a line. Exit 0 if every record was stored or held\n"
     "already, 1 otherwise, 4 if the node is not running.\n";
 
+/* The governance shard's tree with one more leaf: stored subtrees below the old size,
+ * computed ones over the new leaf. */
+struct grown_tree {
+    struct store_txn *txn;
+    uint64_t old_size;
+    uint8_t leaf[CRY_HASH_LEN];
+};
+
+static int grown_node(void *ctx, unsigned level, uint64_t index, uint8_t out[CRY_HASH_LEN])
+{
+    struct grown_tree *t = ctx;
+    uint8_t l[CRY_HASH_LEN], r[CRY_HASH_LEN];
+    int rc;
+
+    if (((index + 1) << level) <= t->old_size)
+        return store_merkle_node(t->txn, PROTO_GOV_ORG, level, index, out);
+    if (level == 0) {
+        memcpy(out, t->leaf, CRY_HASH_LEN);
+        return 0;
+    }
+    if ((rc = grown_node(ctx, level - 1, index * 2, l)) != 0 ||
+        (rc = grown_node(ctx, level - 1, index * 2 + 1, r)) != 0)
+        return rc;
+    cry_merkle_node_hash(out, l, r);
+    return 0;
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -42,7 +71,7 @@ static uint64_t now_ms(void)
 
 /* Sends records to the node; prints each result; returns the exit code. */
 static int import_records(struct cli *cli, uint8_t *const *recs, const size_t *lens, size_t n,
-                          const char *const *names)
+                          const char *const *names, const char *note, size_t note_len)
 {
     struct node_paths paths;
     struct api_client c;
@@ -60,9 +89,11 @@ static int import_records(struct cli *cli, uint8_t *const *recs, const size_t *l
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     proto_msg_begin(&pk, PROTO_API_IMPORT, c.next_id++);
-    msgpack_pack_array(&pk, n);
+    msgpack_pack_array(&pk, n + (note != NULL));
     for (size_t i = 0; i < n; i++)
         msgpack_pack_bin_with_body(&pk, recs[i], lens[i]);
+    if (note) /* a checkpoint follows the records it covers */
+        msgpack_pack_str_with_body(&pk, note, note_len);
     rc = api_client_send(&c, &sb);
     msgpack_sbuffer_destroy(&sb);
     if (rc != 0 || (rc = api_client_recv(&c, &m, err, sizeof err)) != 0) {
@@ -93,6 +124,14 @@ static int import_records(struct cli *cli, uint8_t *const *recs, const size_t *l
         else
             printf("%s  %s\n", hex, res);
     }
+    if (note && m.body->via.array.size == n + 1) {
+        const msgpack_object *r = &m.body->via.array.ptr[n];
+        if (!proto_msg_str_eq(r, "checkpoint stored") && !proto_msg_str_eq(r, "duplicate")) {
+            fprintf(stderr, "warning: the governance checkpoint was not stored: %.*s\n",
+                    r->type == MSGPACK_OBJECT_STR ? (int)r->via.str.size : 0,
+                    r->type == MSGPACK_OBJECT_STR ? r->via.str.ptr : "");
+        }
+    }
     proto_msg_release(&m);
     api_client_close(&c);
     if (cli->json)
@@ -122,7 +161,7 @@ int cmd_import(int argc, char **argv)
                 free(recs[i]);
             return cli_error(rc == TN_ERR_IO ? CLI_IO : CLI_USAGE, "%s", err);
         }
-    code = import_records(&cli, recs, lens, n_pos, pos);
+    code = import_records(&cli, recs, lens, n_pos, pos, NULL, 0);
     for (size_t i = 0; i < n_pos; i++)
         free(recs[i]);
     return code;
@@ -147,7 +186,8 @@ int cmd_governance(int argc, char **argv)
     struct cli_repo repo;
     struct store_shard sh;
     uint8_t bytes[PROTO_RECORD_MAX], *recs[1];
-    size_t n_pos, len, lens[1];
+    char note[CRY_NOTE_MAX];
+    size_t n_pos, len, lens[1], note_len = 0;
     char err[512], rolebuf[256], *tok, *save = NULL;
     int rc;
 
@@ -244,12 +284,26 @@ int cmd_governance(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "%s", err);
         goto out;
     }
+    /* The governance key also signs the shard's checkpoint: nobody else can. */
+    {
+        struct grown_tree t = {.txn = repo.txn, .old_size = sh.size};
+        struct cry_merkle_source ms = {grown_node, &t};
+        struct cry_checkpoint cp;
+        cry_merkle_leaf_hash(t.leaf, bytes, len);
+        snprintf(cp.origin, sizeof cp.origin, "%s/%s", repo.eco.network, PROTO_GOV_ORG);
+        cp.size = sh.size + 1;
+        if (cry_merkle_root(&ms, cp.size, cp.root) != 0 ||
+            cry_checkpoint_sign(&cp, &gov, note, sizeof note, &note_len) != 0) {
+            rc = cli_error(CLI_IO, "cannot sign the governance checkpoint");
+            goto out;
+        }
+    }
     cli_repo_close(&repo);
     cry_keypair_release(&gov);
     recs[0] = bytes;
     lens[0] = len;
     pos[0] = cmd;
-    return import_records(&cli, recs, lens, 1, pos);
+    return import_records(&cli, recs, lens, 1, pos, note, note_len);
 out:
     cli_repo_close(&repo);
     cry_keypair_release(&gov);

@@ -438,9 +438,12 @@ static void send_clock(struct node_peer *p)
 
     if (store_txn_begin(p->node->repo, false, &c.txn) != 0)
         return;
-    if (store_shard_each(c.txn, count_shard, &c) == 0 && c.total > 0 &&
-        store_shard_each(c.txn, clock_entry, &c) != 0 && c.in_frame)
+    if (store_shard_each(c.txn, count_shard, &c) == 0 && c.total == 0) {
+        clock_frame_begin(&c); /* nothing held: say so, the peer may have something */
+        out_send(p, &c.o);
+    } else if (c.total > 0 && store_shard_each(c.txn, clock_entry, &c) != 0 && c.in_frame) {
         msgpack_sbuffer_destroy(&c.o.sb);
+    }
     store_txn_abort(c.txn);
 }
 
@@ -458,7 +461,7 @@ static int take_checkpoint(struct node_peer *p, const char *org_id, const char *
         return 0;
     snprintf(origin, sizeof origin, "%s/%s", node_eco(n)->network, org_id);
     if (cry_checkpoint_verify(note, len, origin, org->key, &cp) != 0) {
-        node_peer_close(p, "sent a checkpoint for %s without a valid signature by the org",
+        node_peer_drop(p, "sent a checkpoint for %s without a valid signature by the org",
                         org_id);
         return TN_ERR_BAD_SIGNATURE;
     }
@@ -506,7 +509,7 @@ static void on_clock(struct node_peer *p, const msgpack_object *body)
     const msgpack_object *shards = proto_msg_map_get(body, "shards");
 
     if (!shards || shards->type != MSGPACK_OBJECT_ARRAY) {
-        node_peer_close(p, "malformed CLOCK");
+        node_peer_drop(p, "malformed CLOCK");
         return;
     }
     for (uint32_t i = 0; i < shards->via.array.size && p->state == PEER_OPEN; i++) {
@@ -523,7 +526,7 @@ static void on_clock(struct node_peer *p, const msgpack_object *body)
             a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[2].type != MSGPACK_OBJECT_BIN ||
             a[2].via.bin.size != CRY_HASH_LEN ||
             (a[3].type != MSGPACK_OBJECT_NIL && a[3].type != MSGPACK_OBJECT_STR)) {
-            node_peer_close(p, "malformed CLOCK entry");
+            node_peer_drop(p, "malformed CLOCK entry");
             return;
         }
         memcpy(org, a[0].via.str.ptr, a[0].via.str.size);
@@ -573,7 +576,7 @@ static void on_cons_req(struct node_peer *p, const struct proto_msg *m)
 
     if (!get_id(m->body, "org", org) || !get_u64(m->body, "old", &old) ||
         !get_u64(m->body, "new", &new_size)) {
-        node_peer_close(p, "malformed CONS_REQ");
+        node_peer_drop(p, "malformed CONS_REQ");
         return;
     }
     if (store_txn_begin(n->repo, false, &txn) != 0)
@@ -623,13 +626,13 @@ static void on_cons(struct node_peer *p, const struct proto_msg *m)
         !get_u64(m->body, "new", &new_size) || !get_bin(m->body, "root", &root, &root_len) ||
         root_len != CRY_HASH_LEN || !po || po->type != MSGPACK_OBJECT_ARRAY ||
         po->via.array.size > CRY_MERKLE_MAX_PROOF) {
-        node_peer_close(p, "malformed CONS");
+        node_peer_drop(p, "malformed CONS");
         return;
     }
     for (uint32_t i = 0; i < po->via.array.size; i++) {
         const msgpack_object *h = &po->via.array.ptr[i];
         if (h->type != MSGPACK_OBJECT_BIN || h->via.bin.size != CRY_HASH_LEN) {
-            node_peer_close(p, "malformed CONS path");
+            node_peer_drop(p, "malformed CONS path");
             return;
         }
         memcpy(path[i], h->via.bin.ptr, CRY_HASH_LEN);
@@ -729,7 +732,7 @@ static void on_range_req(struct node_peer *p, const struct proto_msg *m)
 
     if (!get_id(m->body, "org", org) || !get_u64(m->body, "from", &from) ||
         !get_u64(m->body, "limit", &limit) || limit == 0 || limit > RANGE_MAX) {
-        node_peer_close(p, "malformed RANGE_REQ");
+        node_peer_drop(p, "malformed RANGE_REQ");
         return;
     }
     if (store_txn_begin(n->repo, false, &txn) != 0)
@@ -770,7 +773,7 @@ static void on_records(struct node_peer *p, const struct proto_msg *m)
 
     if (!get_id(m->body, "org", org) || !recs || !last ||
         last->type != MSGPACK_OBJECT_BOOLEAN) {
-        node_peer_close(p, "malformed RECORDS");
+        node_peer_drop(p, "malformed RECORDS");
         return;
     }
     if (ingest_records(p, recs) != 0)
@@ -837,7 +840,7 @@ static void on_fork(struct node_peer *p, const struct proto_msg *m)
         !get_u64(m->body, "kind", &kind) || !get_bin(m->body, "a", &a, &a_len) ||
         !get_bin(m->body, "b", &b, &b_len) || a_len > PROTO_RECORD_MAX ||
         b_len > PROTO_RECORD_MAX) {
-        node_peer_close(p, "malformed FORK");
+        node_peer_drop(p, "malformed FORK");
         return;
     }
     if (kind == STORE_EVIDENCE_RECORDS) {
@@ -866,7 +869,7 @@ static void on_fork(struct node_peer *p, const struct proto_msg *m)
         return;
     }
     if (!ok) {
-        node_peer_close(p, "sent fork evidence that does not verify");
+        node_peer_drop(p, "sent fork evidence that does not verify");
         return;
     }
     if (!(r = calloc(1, sizeof *r)) || !(r->a = malloc(a_len)) || !(r->b = malloc(b_len))) {
@@ -894,7 +897,7 @@ static void on_root_req(struct node_peer *p, const struct proto_msg *m)
     bool have;
 
     if (!get_id(m->body, "org", org) || !get_u64(m->body, "size", &size)) {
-        node_peer_close(p, "malformed ROOT_REQ");
+        node_peer_drop(p, "malformed ROOT_REQ");
         return;
     }
     have = our_root(p->node, org, size, root) == 0;
@@ -922,7 +925,7 @@ static void on_root(struct node_peer *p, const struct proto_msg *m)
     uint64_t size;
 
     if (!get_id(m->body, "org", org) || !get_u64(m->body, "size", &size)) {
-        node_peer_close(p, "malformed ROOT");
+        node_peer_drop(p, "malformed ROOT");
         return;
     }
     if (!g->probing || strcmp(org, g->pr_org) != 0 || size <= g->pr_lo || size >= g->pr_hi)
@@ -1005,7 +1008,7 @@ void gossip_peer_msg(struct node_peer *p, const struct proto_msg *m)
         return;
     if (m->body->type != MSGPACK_OBJECT_MAP && m->type != PROTO_WIRE_PING &&
         m->type != PROTO_WIRE_PONG) {
-        node_peer_close(p, "message %llu without a map body", (unsigned long long)m->type);
+        node_peer_drop(p, "message %llu without a map body", (unsigned long long)m->type);
         return;
     }
     switch ((enum proto_wire_type)m->type) {
@@ -1013,9 +1016,9 @@ void gossip_peer_msg(struct node_peer *p, const struct proto_msg *m)
         uint64_t v;
         char org[PROTO_ID_MAX + 1];
         if (!get_u64(m->body, "v", &v) || v != PROTO_WIRE_VERSION)
-            node_peer_close(p, "speaks another protocol version");
+            node_peer_drop(p, "speaks another protocol version");
         else if (!get_id(m->body, "org", org) || strcmp(org, p->org->id) != 0)
-            node_peer_close(p, "says it is org '%s', but its node key is org %s's", org,
+            node_peer_drop(p, "says it is org '%s', but its node key is org %s's", org,
                             p->org->id);
         break;
     }
@@ -1027,7 +1030,7 @@ void gossip_peer_msg(struct node_peer *p, const struct proto_msg *m)
     case PROTO_WIRE_PUSH: {
         const msgpack_object *recs = proto_msg_map_get(m->body, "recs");
         if (!recs)
-            node_peer_close(p, "malformed PUSH");
+            node_peer_drop(p, "malformed PUSH");
         else
             ingest_records(p, recs);
         break;
@@ -1198,7 +1201,7 @@ void gossip_committed(struct node *n, struct node_repl *list)
                 r->kind == REPL_RECORD && strcmp(src->g->pr_org, r->org) == 0 &&
                 r->seq == src->g->pr_lo) {
                 /* it claimed different roots, then handed over the record we have */
-                node_peer_close(src, "its roots for shard %s disagree with the records it "
+                node_peer_drop(src, "its roots for shard %s disagree with the records it "
                                      "serves",
                                 r->org);
             }

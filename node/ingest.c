@@ -52,15 +52,19 @@ static void job_done(uv_work_t *w, int status)
         gossip_peer_jobs(p, -1);
     if (status != 0 || n->stopping) {
         node_repl_free(job->items);
+    } else if (job->rc == TN_ERR_NOMEM) {
+        node_repl_free(job->items); /* ours, not the peer's fault: it will offer them again */
     } else if (job->rc != 0) {
         /* Nothing from a peer that sent a bad record is stored. */
         node_repl_free(job->items);
         if (p)
-            node_peer_close(p, "%s", job->rc == TN_ERR_NOMEM ? "out of memory" : job->err);
-    } else if (!p) {
-        /* the peer was dropped meanwhile (maybe for a bad record in another job) */
+            node_peer_drop(p, "%s", job->err);
+    } else if (!p && node_net_was_dropped(n, job->peer_id)) {
+        /* the peer was dropped meanwhile for something it sent */
         node_repl_free(job->items);
     } else {
+        /* verified records stand on their own signatures, even if their sender has since
+         * gone away in good order */
         node_writer_replicate(n->writer, job->items);
     }
     free(job);
@@ -81,7 +85,7 @@ int ingest_records(struct node_peer *p, const msgpack_object *recs)
     struct ingest_job *job = NULL;
 
     if (recs->type != MSGPACK_OBJECT_ARRAY) {
-        node_peer_close(p, "malformed record list");
+        node_peer_drop(p, "malformed record list");
         return TN_ERR_INVALID;
     }
     for (uint32_t i = 0; i < recs->via.array.size; i++) {
@@ -93,7 +97,7 @@ int ingest_records(struct node_peer *p, const msgpack_object *recs)
                 node_repl_free(job->items);
                 free(job);
             }
-            node_peer_close(p, "malformed record list (entry %u is not a record)", i);
+            node_peer_drop(p, "malformed record list (entry %u is not a record)", i);
             return TN_ERR_INVALID;
         }
         if (!job) {

@@ -48,6 +48,8 @@ struct node_net {
     struct peer_dial *dials;
     uint8_t x_sk[32]; /* this node's static X25519 key (wiped at stop) */
     bool stopping;
+    uint64_t dropped;        /* peers dropped for misbehaviour */
+    uint64_t dropped_ids[64]; /* the latest of them (gossip ids), a ring */
 };
 
 struct frame_write {
@@ -136,6 +138,37 @@ void node_peer_close(struct node_peer *p, const char *fmt, ...)
     }
     uv_timer_stop(&p->timer);
     uv_close((uv_handle_t *)&p->tcp, on_tcp_closed);
+}
+
+void node_peer_drop(struct node_peer *p, const char *fmt, ...)
+{
+    struct node_net *net = p->node->net;
+    char why[300];
+    va_list ap;
+
+    if (p->state == PEER_CLOSED)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    net->dropped_ids[net->dropped % 64] = gossip_peer_id(p);
+    net->dropped++;
+    node_peer_close(p, "%s", why);
+}
+
+bool node_net_was_dropped(struct node *n, uint64_t peer_id)
+{
+    struct node_net *net = n->net;
+
+    for (size_t i = 0; net && peer_id && i < 64 && i < net->dropped; i++)
+        if (net->dropped_ids[i] == peer_id)
+            return true;
+    return false;
+}
+
+uint64_t node_net_dropped(struct node *n)
+{
+    return n->net ? n->net->dropped : 0;
 }
 
 static struct node_peer *peer_new(struct node_net *net, bool inbound)
@@ -355,7 +388,7 @@ static void handshake_frame(struct node_peer *p, const uint8_t *msg, size_t len)
     int rc;
 
     if ((rc = cry_noise_read(hs, msg, len, payload, sizeof payload, &plen)) != 0) {
-        node_peer_close(p, "handshake failed: %s",
+        node_peer_drop(p, "handshake failed: %s",
                         rc == TN_ERR_BAD_SIGNATURE
                             ? "authentication failed (another network, or tampered)"
                             : "malformed handshake message");
@@ -364,7 +397,7 @@ static void handshake_frame(struct node_peer *p, const uint8_t *msg, size_t len)
     hs_payload(p->node, mine);
     if (!p->inbound) { /* we read message 2: check the responder, send message 3 */
         if (check_remote(p, payload, plen, hs->rs, why, sizeof why) != 0) {
-            node_peer_close(p, "refused: %s", why);
+            node_peer_drop(p, "refused: %s", why);
             return;
         }
         if (cry_noise_write(hs, mine, sizeof mine, out, sizeof out, &olen) != 0 ||
@@ -375,7 +408,7 @@ static void handshake_frame(struct node_peer *p, const uint8_t *msg, size_t len)
         session_open(p);
     } else if (hs->step == 1) { /* we read message 1: answer with message 2 */
         if (plen != 0) {
-            node_peer_close(p, "handshake failed: unexpected payload in the first message");
+            node_peer_drop(p, "handshake failed: unexpected payload in the first message");
             return;
         }
         if (cry_noise_write(hs, mine, sizeof mine, out, sizeof out, &olen) != 0 ||
@@ -385,7 +418,7 @@ static void handshake_frame(struct node_peer *p, const uint8_t *msg, size_t len)
         }
     } else { /* we read message 3: check the initiator */
         if (check_remote(p, payload, plen, hs->rs, why, sizeof why) != 0) {
-            node_peer_close(p, "refused: %s", why);
+            node_peer_drop(p, "refused: %s", why);
             return;
         }
         session_open(p);
@@ -399,16 +432,16 @@ static void session_frame(struct node_peer *p, const uint8_t *ct, size_t len)
     char err[200];
 
     if (len < CRY_NOISE_TAG || cry_noise_decrypt(&p->crypto->rx, ct, len, pt) != 0) {
-        node_peer_close(p, "frame failed authentication (tampered, replayed or garbage)");
+        node_peer_drop(p, "frame failed authentication (tampered, replayed or garbage)");
         return;
     }
     if (proto_msg_decode(pt, len - CRY_NOISE_TAG, &m, err, sizeof err) != 0) {
-        node_peer_close(p, "%s", err);
+        node_peer_drop(p, "%s", err);
         return;
     }
     if (!proto_wire_known(m.type)) {
         if (m.type % 2 == 0)
-            node_peer_close(p, "unknown message type %llu (even: must be understood)",
+            node_peer_drop(p, "unknown message type %llu (even: must be understood)",
                             (unsigned long long)m.type);
         proto_msg_release(&m);
         return;
@@ -445,7 +478,7 @@ static void process_frames(struct node_peer *p)
         uint32_t len = proto_frame_get_len(p->rbuf + off);
         size_t max = p->state == PEER_OPEN ? CIPHER_MAX : CRY_NOISE_MSG_MAX;
         if (len > max) {
-            node_peer_close(p, "frame length %u over the %zu-byte limit", len, max);
+            node_peer_drop(p, "frame length %u over the %zu-byte limit", len, max);
             return;
         }
         if (p->rlen - off - FRAME_HDR < len)

@@ -68,6 +68,17 @@ size_t node_peer_queued(const struct node_peer *p);
 /* Closes the connection with one log line giving the reason. */
 void node_peer_close(struct node_peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The same for a peer that broke the protocol or sent something that does not verify:
+ * the connection closes, the misbehaviour is counted (status), and whatever it sent that is
+ * still being verified is dropped. */
+void node_peer_drop(struct node_peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* true if the peer with this gossip id was dropped for misbehaviour (recently). */
+bool node_net_was_dropped(struct node *n, uint64_t peer_id);
+
+/* Peers dropped for misbehaviour since the node started. */
+uint64_t node_net_dropped(struct node *n);
+
 /* Stops / resumes reading from the peer (the receiving side of backpressure). */
 void node_peer_pause(struct node_peer *p, bool pause);
 

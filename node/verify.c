@@ -622,8 +622,8 @@ static void verify_all(struct walk *w)
             break;
         if (w->src->inclusion(w->src->ctx, s->rec.org, s->rec.seq, &note, &note_len, j->path,
                               &j->path_len) != 0) {
-            finding(w, "UNCHECKPOINTED", VF_WARNING, s->id,
-                    "no signed checkpoint of shard %s covers seq %llu here", s->rec.org,
+            finding(w, "UNCHECKPOINTED", w->opt->require_checkpoints ? VF_ERROR : VF_WARNING,
+                    s->id, "no signed checkpoint of shard %s covers seq %llu here", s->rec.org,
                     (unsigned long long)s->rec.seq);
             continue;
         }

@@ -77,6 +77,8 @@ struct vf_source {
 struct vf_options {
     bool trust_store; /* signatures and Merkle nodes taken as checked when stored */
     int threads;      /* for signature checks; 0: one per core */
+    bool require_checkpoints; /* a record no signed checkpoint covers is an error (bundles
+                                 must carry a proof of every record) */
 };
 
 /* Walks item's pedigree backward from its latest record (trace) or forward from every
