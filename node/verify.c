@@ -134,7 +134,9 @@ static struct sum *sum(struct walk *w, const uint8_t id[PROTO_ID_LEN])
         s->present = true;
         proto_record_id(h, s->bytes, s->len);
         s->hash_ok = memcmp(h, id, PROTO_ID_LEN) == 0;
-        s->ok = proto_record_decode(s->bytes, s->len, &s->rec, err, sizeof err) == 0;
+        /* the repository's own records were decoded strictly when stored */
+        s->ok = (w->opt->trust_store ? proto_record_decode_stored : proto_record_decode)(
+                    s->bytes, s->len, &s->rec, err, sizeof err) == 0;
     }
     return s;
 }
@@ -398,13 +400,26 @@ static void check_double_consumption(struct walk *w, struct sum *s, const char *
             (c->rec.type != PROTO_T_TRANSFORM && c->rec.type != PROTO_T_AGGREGATE &&
              c->rec.type != PROTO_T_DISAGGREGATE))
             continue;
-        if ((c->superseded == -1 ? superseded_by(w, c) != NULL : c->superseded == 1))
-            continue;
-        if (!first)
-            first = c;
-        else if (c != first && !second)
-            second = c;
         consumers++;
+    }
+    /* Only when there is more than one consumer does it matter whether one of them was
+     * corrected away (a supersede): look that up just then. */
+    if (consumers > 1) {
+        consumers = 0;
+        for (size_t i = 0; i < sc.n; i++) {
+            struct sum *c = sc.hits[i];
+            if (sc.roles[i] != 'i' || !c->ok ||
+                (c->rec.type != PROTO_T_TRANSFORM && c->rec.type != PROTO_T_AGGREGATE &&
+                 c->rec.type != PROTO_T_DISAGGREGATE))
+                continue;
+            if ((c->superseded == -1 ? superseded_by(w, c) != NULL : c->superseded == 1))
+                continue;
+            if (!first)
+                first = c;
+            else if (c != first && !second)
+                second = c;
+            consumers++;
+        }
     }
     if (consumers > 1) {
         char a[17], b[17];
@@ -418,6 +433,20 @@ static void check_double_consumption(struct walk *w, struct sum *s, const char *
 }
 
 /* --- trace: where a record's items came from ----------------------------------------- */
+
+/* true if a shipment already linked from record idx names item (a receive of many items
+ * usually matches one shipment: no need to look each item up). */
+static bool shipped_here(struct walk *w, size_t idx, const char *item)
+{
+    const struct vf_record *v = &w->res->recs[idx];
+
+    for (size_t k = 0; k < v->n_parents; k++) {
+        struct sum *p = sum(w, w->res->recs[v->parents[k]].id);
+        if (p && p->ok && p->rec.type == PROTO_T_SHIP && names_item(&p->rec, item))
+            return true;
+    }
+    return false;
+}
 
 static void trace_parents(struct walk *w, size_t idx, struct sum *s)
 {
@@ -447,6 +476,8 @@ static void trace_parents(struct walk *w, size_t idx, struct sum *s)
         struct item_scan sc;
         struct sum *best = NULL;
 
+        if (r->type == PROTO_T_RECEIVE && shipped_here(w, idx, item))
+            continue; /* the shipment already linked names this item too */
         scan_item(w, item, &sc);
         if (r->type == PROTO_T_RECEIVE) {
             /* the matching shipment: from the sender, to us, naming the item */
@@ -608,6 +639,7 @@ static void verify_all(struct walk *w)
     }
     for (size_t i = 0; i < res->n_recs; i++) {
         struct sum *s = sum(w, res->recs[i].id);
+        uint8_t path[CRY_MERKLE_MAX_PROOF][CRY_HASH_LEN];
         struct vjob *j;
         const char *note;
         size_t note_len;
@@ -616,29 +648,24 @@ static void verify_all(struct walk *w)
             continue;
         j = &pool.jobs[pool.n++];
         j->s = s;
-        /* inclusion in the org's latest signed checkpoint */
-        j->path = xalloc(w, CRY_MERKLE_MAX_PROOF * CRY_HASH_LEN);
-        if (!j->path)
-            break;
-        if (w->src->inclusion(w->src->ctx, s->rec.org, s->rec.seq, &note, &note_len, j->path,
-                              &j->path_len) != 0) {
-            finding(w, "UNCHECKPOINTED", w->opt->require_checkpoints ? VF_ERROR : VF_WARNING,
-                    s->id, "no signed checkpoint of shard %s covers seq %llu here", s->rec.org,
-                    (unsigned long long)s->rec.seq);
-            continue;
-        }
-        if (!(c = checkpoint_of(w, &cps, &n_cps, s->rec.org, note, note_len)))
-            continue;
-        if (!c->ok) {
-            finding(w, "HASH_MISMATCH", VF_ERROR, s->id,
-                    "the checkpoint of shard %s does not carry a valid signature of the org",
-                    s->rec.org);
-            continue;
-        }
-        if (w->opt->trust_store && w->src->leaf && w->src->root) {
+        if (w->opt->trust_store && w->src->leaf && w->src->root && w->src->checkpoint) {
             /* the store's Merkle nodes, taken as checked: the leaf must be this record's,
-             * and the stored tree must have the checkpoint's root */
+             * and the stored tree must have the root of the org's signed checkpoint */
             uint8_t leaf[CRY_HASH_LEN], stored[CRY_HASH_LEN];
+            if (w->src->checkpoint(w->src->ctx, s->rec.org, &note, &note_len) != 0 ||
+                !(c = checkpoint_of(w, &cps, &n_cps, s->rec.org, note, note_len)) ||
+                s->rec.seq >= c->cp.size) {
+                finding(w, "UNCHECKPOINTED", w->opt->require_checkpoints ? VF_ERROR : VF_WARNING,
+                        s->id, "no signed checkpoint of shard %s covers seq %llu here", s->rec.org,
+                        (unsigned long long)s->rec.seq);
+                continue;
+            }
+            if (!c->ok) {
+                finding(w, "HASH_MISMATCH", VF_ERROR, s->id,
+                        "the checkpoint of shard %s does not carry a valid signature of the org",
+                        s->rec.org);
+                continue;
+            }
             if (!c->root_checked) {
                 uint8_t root[CRY_HASH_LEN];
                 c->root_checked = true;
@@ -653,6 +680,25 @@ static void verify_all(struct walk *w)
                         s->rec.org, (unsigned long long)s->rec.seq);
             continue;
         }
+        /* inclusion in the org's latest signed checkpoint, checked on the workers */
+        if (w->src->inclusion(w->src->ctx, s->rec.org, s->rec.seq, &note, &note_len, path,
+                              &j->path_len) != 0) {
+            finding(w, "UNCHECKPOINTED", w->opt->require_checkpoints ? VF_ERROR : VF_WARNING,
+                    s->id, "no signed checkpoint of shard %s covers seq %llu here", s->rec.org,
+                    (unsigned long long)s->rec.seq);
+            continue;
+        }
+        if (!(c = checkpoint_of(w, &cps, &n_cps, s->rec.org, note, note_len)))
+            continue;
+        if (!c->ok) {
+            finding(w, "HASH_MISMATCH", VF_ERROR, s->id,
+                    "the checkpoint of shard %s does not carry a valid signature of the org",
+                    s->rec.org);
+            continue;
+        }
+        if (!(j->path = xalloc(w, (j->path_len + 1) * CRY_HASH_LEN)))
+            break;
+        memcpy(j->path, path, j->path_len * CRY_HASH_LEN);
         j->incl_checked = true;
         j->size = c->cp.size;
         memcpy(j->root, c->cp.root, CRY_HASH_LEN);

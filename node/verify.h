@@ -66,7 +66,9 @@ struct vf_source {
     /* the org's latest checkpoint and an inclusion proof of seq in it */
     int (*inclusion)(void *ctx, const char *org, uint64_t seq, const char **note,
                      size_t *note_len, uint8_t (*path)[CRY_HASH_LEN], size_t *path_len);
-    /* with trust_store: the stored leaf hash at seq and the stored root at size */
+    /* with trust_store: the org's latest checkpoint, the stored leaf hash at seq and the
+     * stored root at size */
+    int (*checkpoint)(void *ctx, const char *org, const char **note, size_t *note_len);
     int (*leaf)(void *ctx, const char *org, uint64_t seq, uint8_t out[CRY_HASH_LEN]);
     int (*root)(void *ctx, const char *org, uint64_t size, uint8_t out[CRY_HASH_LEN]);
     int (*refs_each)(void *ctx, const uint8_t id[PROTO_ID_LEN], store_id_cb fn, void *cbctx);

@@ -43,6 +43,12 @@ static int s_inclusion(void *ctx, const char *org, uint64_t seq, const char **no
     return store_inclusion_proof(ctx, org, seq, size, path, path_len);
 }
 
+static int s_checkpoint(void *ctx, const char *org, const char **note, size_t *note_len)
+{
+    uint64_t size;
+    return store_checkpoint_get(ctx, org, &size, note, note_len);
+}
+
 /* With --trust-store: a leaf is the root of the one-leaf tree at its position. */
 static int s_leaf(void *ctx, const char *org, uint64_t seq, uint8_t out[CRY_HASH_LEN])
 {
@@ -72,6 +78,7 @@ void vf_store_source(struct store_txn *txn, struct vf_source *src)
                               .at = s_at,
                               .shard = s_shard,
                               .inclusion = s_inclusion,
+                              .checkpoint = s_checkpoint,
                               .leaf = s_leaf,
                               .root = s_root,
                               .refs_each = s_refs,

@@ -294,7 +294,7 @@ static const char *reencode(struct proto_cbuf *b, const cbor_item_t *it, unsigne
 }
 
 static int load_untagged(const uint8_t *p, size_t len, cbor_item_t **out, char *err,
-                         size_t errlen)
+                         size_t errlen, bool strict)
 {
     struct cbor_load_result res;
     struct proto_cbuf b;
@@ -306,7 +306,7 @@ static int load_untagged(const uint8_t *p, size_t len, cbor_item_t **out, char *
         snprintf(err, errlen, "empty CBOR input");
         return TN_ERR_INVALID;
     }
-    if ((bad = prescan(p, len)) != NULL) {
+    if (strict && (bad = prescan(p, len)) != NULL) {
         snprintf(err, errlen, "CBOR: %s", bad);
         return TN_ERR_INVALID;
     }
@@ -321,6 +321,10 @@ static int load_untagged(const uint8_t *p, size_t len, cbor_item_t **out, char *
         cbor_decref(&it);
         snprintf(err, errlen, "CBOR: %zu trailing bytes after the item", len - res.read);
         return TN_ERR_INVALID;
+    }
+    if (!strict) {
+        *out = it;
+        return 0;
     }
     /* Deterministic iff re-encoding what was parsed gives the same bytes. */
     if (!(copy = malloc(len))) {
@@ -341,15 +345,15 @@ static int load_untagged(const uint8_t *p, size_t len, cbor_item_t **out, char *
     return 0;
 }
 
-int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out,
-                    char *err, size_t errlen)
+static int load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out, char *err,
+                size_t errlen, bool strict)
 {
     cbor_item_t *inner, *tag;
     int rc;
 
     *out = NULL;
     if (!allow_tag)
-        return load_untagged(p, len, out, err, errlen);
+        return load_untagged(p, len, out, err, errlen, strict);
     /* libcbor 0.8 (Debian 12) refuses tags 6..20 as "reserved" (streaming.c), which
      * includes COSE_Sign1's tag 18, so the one-byte tag head (tags below 24, which is
      * all we allow) is read here and the tagged item handed to libcbor. Deterministic
@@ -358,7 +362,7 @@ int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_
         snprintf(err, errlen, "CBOR: tag %llu missing", (unsigned long long)allow_tag);
         return TN_ERR_INVALID;
     }
-    if ((rc = load_untagged(p + 1, len - 1, &inner, err, errlen)) != 0)
+    if ((rc = load_untagged(p + 1, len - 1, &inner, err, errlen, strict)) != 0)
         return rc;
     if (!(tag = cbor_new_tag(allow_tag))) {
         cbor_decref(&inner);
@@ -368,6 +372,18 @@ int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_
     cbor_decref(&inner);
     *out = tag;
     return 0;
+}
+
+int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out,
+                    char *err, size_t errlen)
+{
+    return load(p, len, allow_tag, out, err, errlen, true);
+}
+
+int proto_cbor_load_stored(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out,
+                           char *err, size_t errlen)
+{
+    return load(p, len, allow_tag, out, err, errlen, false);
 }
 
 bool proto_utf8_ok(const char *s, size_t n)

@@ -43,6 +43,11 @@ void proto_cbor_null(struct proto_cbuf *b);
 int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out,
                     char *err, size_t errlen) TN_MUST_CHECK;
 
+/* The same parse without the deterministic-encoding checks, for bytes this program checked
+ * with proto_cbor_load when it stored them (its own database, taken on trust). */
+int proto_cbor_load_stored(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out,
+                           char *err, size_t errlen) TN_MUST_CHECK;
+
 /* Comparison used to sort text map keys deterministically: shorter first, then bytewise. */
 int proto_cbor_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
 

@@ -797,8 +797,8 @@ out:
     return rc;
 }
 
-int proto_record_decode(const uint8_t *bytes, size_t len, struct proto_record *r, char *err,
-                        size_t errlen)
+static int decode(const uint8_t *bytes, size_t len, struct proto_record *r, char *err,
+                  size_t errlen, bool strict)
 {
     struct dec d = {r, err, errlen};
     cbor_item_t *top = NULL, *arr = NULL, *payload = NULL;
@@ -812,7 +812,8 @@ int proto_record_decode(const uint8_t *bytes, size_t len, struct proto_record *r
                  PROTO_RECORD_MAX);
         return TN_ERR_TOO_BIG;
     }
-    if ((rc = proto_cbor_load(bytes, len, COSE_SIGN1_TAG, &top, err, errlen)) != 0)
+    if ((rc = (strict ? proto_cbor_load : proto_cbor_load_stored)(bytes, len, COSE_SIGN1_TAG,
+                                                                   &top, err, errlen)) != 0)
         return rc;
     rc = TN_ERR_INVALID;
     if (!cbor_isa_tag(top) || cbor_tag_value(top) != COSE_SIGN1_TAG) {
@@ -841,8 +842,9 @@ int proto_record_decode(const uint8_t *bytes, size_t len, struct proto_record *r
         goto out;
     }
     memcpy(r->sig, cbor_bytestring_handle(parts[3]), CRY_SIG_LEN);
-    if ((rc = proto_cbor_load(cbor_bytestring_handle(parts[2]), cbor_bytestring_length(parts[2]),
-                              0, &payload, err, errlen)) != 0)
+    if ((rc = (strict ? proto_cbor_load : proto_cbor_load_stored)(
+             cbor_bytestring_handle(parts[2]), cbor_bytestring_length(parts[2]), 0, &payload, err,
+             errlen)) != 0)
         goto out;
     if ((rc = dec_payload(&d, payload)) != 0)
         goto out;
@@ -873,6 +875,18 @@ out:
         proto_record_init(r);
     }
     return rc;
+}
+
+int proto_record_decode(const uint8_t *bytes, size_t len, struct proto_record *r, char *err,
+                        size_t errlen)
+{
+    return decode(bytes, len, r, err, errlen, true);
+}
+
+int proto_record_decode_stored(const uint8_t *bytes, size_t len, struct proto_record *r,
+                               char *err, size_t errlen)
+{
+    return decode(bytes, len, r, err, errlen, false);
 }
 
 bool proto_record_verify(const struct proto_record *r, const uint8_t pk[CRY_PK_LEN])

@@ -140,6 +140,11 @@ int proto_record_encoded_len(const struct proto_record *r, size_t *len) TN_MUST_
 int proto_record_decode(const uint8_t *bytes, size_t len, struct proto_record *r, char *err,
                         size_t errlen) TN_MUST_CHECK;
 
+/* proto_record_decode without re-checking the deterministic encoding: for bytes this
+ * program decoded strictly when it stored them. Same result for such bytes. */
+int proto_record_decode_stored(const uint8_t *bytes, size_t len, struct proto_record *r,
+                               char *err, size_t errlen) TN_MUST_CHECK;
+
 /* true if the decoded record's signature verifies with pk. */
 bool proto_record_verify(const struct proto_record *r, const uint8_t pk[CRY_PK_LEN]);
 
