@@ -80,7 +80,7 @@ static int import_records(struct cli *cli, uint8_t *const *recs, const size_t *l
     msgpack_packer pk;
     char err[512];
     int rc, code = CLI_OK;
-    json_t *out = json_array();
+    json_t *out;
 
     if (node_paths_init(&paths, cli->data_dir, err, sizeof err) != 0)
         return cli_error(CLI_USAGE, "%s", err);
@@ -105,9 +105,12 @@ static int import_records(struct cli *cli, uint8_t *const *recs, const size_t *l
         int e = api_client_error(&m, err, sizeof err, &index);
         proto_msg_release(&m);
         api_client_close(&c);
-        return cli_error(e == TN_ERR_BAD_SIGNATURE ? CLI_FAIL : cli_exit_for(e), "%s: %s",
+        /* A refused record is a verdict on the input (exit 1); only the node's
+         * own trouble (disk, memory) is exit 4. */
+        return cli_error(cli_exit_for(e) == CLI_IO ? CLI_IO : CLI_FAIL, "%s: %s",
                          index < n ? names[index] : "record", err);
     }
+    out = json_array();
     for (uint32_t i = 0; i < m.body->via.array.size && i < n; i++) {
         const msgpack_object *r = &m.body->via.array.ptr[i];
         uint8_t id[32];

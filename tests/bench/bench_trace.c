@@ -219,8 +219,25 @@ static void build(size_t n_raw)
         r.outputs = &product;
         r.n_outputs = 1;
         put(4, &r, id);
+        for (size_t k = 0; k < n_rack; k++)
+            free(racks[k]);
+        free(racks);
+        free(h_rack);
     }
     checkpoint_all();
+    for (size_t i = 0; i < n_raw; i++) {
+        free(raw[i]);
+        free(parts[i]);
+    }
+    for (size_t m = 0; m < n_mod; m++)
+        free(mods[m]);
+    free(raw);
+    free(parts);
+    free(mods);
+    free(h_raw);
+    free(h_part);
+    free(h_mod);
+    free(in);
 }
 
 static double trace_once(const char *dir, bool cold, bool trust, size_t *n_recs, int *verdict)
