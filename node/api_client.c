@@ -168,3 +168,76 @@ int api_client_error(const struct proto_msg *m, char *msg, size_t msglen, uint64
     *index = idx && idx->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? idx->via.u64 : 0;
     return rc;
 }
+
+int api_client_context(struct api_client *c, struct proto_ecosystem *eco, char *org,
+                       size_t org_cap, char *err, size_t errlen)
+{
+    struct proto_msg m;
+    const msgpack_object *o, *e;
+    char why[512];
+    int rc;
+
+    if ((rc = api_client_call(c, PROTO_API_INFO, &m, err, errlen)) != 0)
+        return rc;
+    o = proto_msg_map_get(m.body, "org");
+    e = proto_msg_map_get(m.body, "ecosystem");
+    if (m.type != PROTO_API_OK || !o || o->type != MSGPACK_OBJECT_STR ||
+        o->via.str.size >= org_cap || !e || e->type != MSGPACK_OBJECT_STR) {
+        proto_msg_release(&m);
+        snprintf(err, errlen, "the node sent an unexpected reply to INFO");
+        return TN_ERR_IO;
+    }
+    memcpy(org, o->via.str.ptr, o->via.str.size);
+    org[o->via.str.size] = '\0';
+    rc = proto_ecosystem_parse(e->via.str.ptr, e->via.str.size, true, eco, why, sizeof why);
+    /* the node's effective ecosystem: the file, then its governance records in order */
+    o = proto_msg_map_get(m.body, "governance");
+    for (uint32_t i = 0; rc == 0 && o && o->type == MSGPACK_OBJECT_ARRAY && i < o->via.array.size;
+         i++) {
+        const msgpack_object *b = &o->via.array.ptr[i];
+        struct proto_record r;
+        char skip[256];
+        proto_record_init(&r);
+        /* a governance record without effect on the node has none here either */
+        if (b->type == MSGPACK_OBJECT_BIN &&
+            proto_record_decode((const uint8_t *)b->via.bin.ptr, b->via.bin.size, &r, skip,
+                                sizeof skip) == 0)
+            (void)!proto_ecosystem_apply(eco, &r, skip, sizeof skip);
+        proto_record_release(&r);
+    }
+    proto_msg_release(&m);
+    if (rc != 0) {
+        snprintf(err, errlen, "the node's ecosystem is unreadable: %s", why);
+        return TN_ERR_IO;
+    }
+    return 0;
+}
+
+int api_client_submit_one(struct api_client *c, const char *text, size_t len,
+                          uint8_t id[PROTO_ID_LEN], char *err, size_t errlen)
+{
+    struct api_event ev = {.text = text, .len = len};
+    struct proto_msg m;
+    int rc;
+
+    if ((rc = api_client_send_submit(c, &ev, 1)) != 0) {
+        snprintf(err, errlen, "the node closed the connection (stopped?)");
+        return rc;
+    }
+    if ((rc = api_client_recv(c, &m, err, errlen)) != 0)
+        return rc;
+    if (m.type == PROTO_API_OK && m.body->type == MSGPACK_OBJECT_ARRAY &&
+        m.body->via.array.size == 1 && m.body->via.array.ptr[0].type == MSGPACK_OBJECT_BIN &&
+        m.body->via.array.ptr[0].via.bin.size == PROTO_ID_LEN) {
+        memcpy(id, m.body->via.array.ptr[0].via.bin.ptr, PROTO_ID_LEN);
+        rc = 0;
+    } else if (m.type == PROTO_API_ERR) {
+        uint64_t index;
+        rc = api_client_error(&m, err, errlen, &index);
+    } else {
+        snprintf(err, errlen, "the node sent a malformed reply");
+        rc = TN_ERR_IO;
+    }
+    proto_msg_release(&m);
+    return rc;
+}

@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #include "crypto/error.h"
+#include "proto/ecosystem.h"
 #include "proto/msg.h"
+#include "proto/record.h"
 
 struct api_client {
     int fd;
@@ -47,5 +49,15 @@ int api_client_send_submit(struct api_client *c, const struct api_event *ev,
 
 /* For a PROTO_API_ERR reply: the node's code, message and event index. */
 int api_client_error(const struct proto_msg *m, char *msg, size_t msglen, uint64_t *index);
+
+/* The node's org and effective ecosystem (the file plus its governance records), from
+ * INFO; release eco with proto_ecosystem_release. */
+int api_client_context(struct api_client *c, struct proto_ecosystem *eco, char *org,
+                       size_t org_cap, char *err, size_t errlen) TN_MUST_CHECK;
+
+/* Submits one event and waits for its record id (returned once durably committed). On
+ * refusal returns the node's error code with its message in err. */
+int api_client_submit_one(struct api_client *c, const char *text, size_t len,
+                          uint8_t id[PROTO_ID_LEN], char *err, size_t errlen) TN_MUST_CHECK;
 
 #endif

@@ -116,40 +116,9 @@ static bool next_batch(const struct api_event *ev, size_t n, size_t *next, struc
 static int get_context(struct api_client *c, struct proto_ecosystem *eco, char *org,
                        size_t org_cap)
 {
-    struct proto_msg m;
-    const msgpack_object *o, *e;
     char err[512];
-    int rc;
-
-    if ((rc = api_client_call(c, PROTO_API_INFO, &m, err, sizeof err)) != 0)
-        return cli_error(CLI_IO, "%s", err);
-    o = proto_msg_map_get(m.body, "org");
-    e = proto_msg_map_get(m.body, "ecosystem");
-    if (m.type != PROTO_API_OK || !o || o->type != MSGPACK_OBJECT_STR ||
-        o->via.str.size >= org_cap || !e || e->type != MSGPACK_OBJECT_STR) {
-        proto_msg_release(&m);
-        return cli_error(CLI_IO, "the node sent an unexpected reply to INFO");
-    }
-    memcpy(org, o->via.str.ptr, o->via.str.size);
-    org[o->via.str.size] = '\0';
-    rc = proto_ecosystem_parse(e->via.str.ptr, e->via.str.size, true, eco, err, sizeof err);
-    /* the node's effective ecosystem: the file, then its governance records in order */
-    o = proto_msg_map_get(m.body, "governance");
-    for (uint32_t i = 0; rc == 0 && o && o->type == MSGPACK_OBJECT_ARRAY && i < o->via.array.size;
-         i++) {
-        const msgpack_object *b = &o->via.array.ptr[i];
-        struct proto_record r;
-        char why[256];
-        proto_record_init(&r);
-        /* a governance record without effect on the node has none here either */
-        if (b->type == MSGPACK_OBJECT_BIN &&
-            proto_record_decode((const uint8_t *)b->via.bin.ptr, b->via.bin.size, &r, why,
-                                sizeof why) == 0)
-            (void)!proto_ecosystem_apply(eco, &r, why, sizeof why);
-        proto_record_release(&r);
-    }
-    proto_msg_release(&m);
-    return rc ? cli_error(CLI_IO, "the node's ecosystem is unreadable: %s", err) : 0;
+    return api_client_context(c, eco, org, org_cap, err, sizeof err) ? cli_error(CLI_IO, "%s", err)
+                                                                      : 0;
 }
 
 int cmd_submit(int argc, char **argv)

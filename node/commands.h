@@ -18,5 +18,6 @@ int cmd_disclose(int argc, char **argv);
 int cmd_verify_disclosure(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_verify_bundle(int argc, char **argv);
+int cmd_mud(int argc, char **argv);
 
 #endif

@@ -22,6 +22,9 @@ static const char usage[] =
     "  verify-disclosure FILE               check a disclosure against the record\n"
     "  export ITEM --out BUNDLE             pedigree, proofs and checkpoints in one file\n"
     "  verify-bundle BUNDLE --ecosystem F   check a bundle offline\n"
+    "  mud check|show FILE                  validate a MUD file (RFC 8520) / what it allows\n"
+    "  mud anchor FILE [--model M]          anchor its SHA-256 in this org's shard\n"
+    "  mud verify FILE [--device ITEM]      is it the anchored, current file (and device)?\n"
     "  status                               the running node, its peers and shards\n"
     "  governance add-org|revoke|rotate ... governance records (signed by the governance key)\n"
     "  import FILE...                       records signed elsewhere, checked like a peer's\n"
@@ -41,6 +44,7 @@ static const struct {
     {"trace", cmd_trace},   {"where-used", cmd_where_used},
     {"disclose", cmd_disclose}, {"verify-disclosure", cmd_verify_disclosure},
     {"export", cmd_export},     {"verify-bundle", cmd_verify_bundle},
+    {"mud", cmd_mud},
 };
 
 int main(int argc, char **argv)

@@ -16,6 +16,20 @@ int node_submit_check(struct node *n, const char *text, size_t len, struct proto
         rc = proto_event_check_context(ev, node_eco(n), n->self->id, err, errlen);
     if (rc == 0)
         rc = proto_event_check_size(ev, node_eco(n)->network, n->self->id, err, errlen);
+    if (rc == 0 && ev->rec.type == PROTO_T_MUD_ANCHOR) {
+        /* The versioning rule of MUD anchors is checked again when the record is stored;
+         * checking it here too refuses a stale anchor alone, not the batch it would land
+         * in. */
+        struct proto_record probe = ev->rec;
+        struct store_txn *t;
+        probe.org = n->self->id;
+        if ((rc = store_txn_begin(n->repo, false, &t)) != 0) {
+            snprintf(err, errlen, "cannot read the repository: %s", tn_strerror(rc));
+            return rc;
+        }
+        rc = store_mud_check(t, &probe, err, errlen);
+        store_txn_abort(t);
+    }
     return rc;
 }
 

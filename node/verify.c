@@ -50,6 +50,7 @@ struct walk {
     size_t n_edges, cap_edges;
     size_t cap_recs;
     struct strset { const char **k; size_t mask, n; } items_seen, dc_seen;
+    bool no_follow; /* check the records given, walk no links */
     int rc; /* first source error */
 };
 
@@ -767,6 +768,8 @@ static void visit(struct walk *w, size_t idx)
             v->items[k++] = s->rec.items[i];
     }
     check_record(w, s);
+    if (w->no_follow)
+        return;
     if (w->res->forward)
         use_children(w, idx, s);
     else
@@ -819,6 +822,26 @@ static void walk_free(struct walk *w)
     free(w->edges);
     free(w->items_seen.k);
     free(w->dc_seen.k);
+}
+
+/* Ends a walk: the result keeps strings of the summaries, so they are copied before the
+ * summaries are freed. Returns the walk's error (the result is released then). */
+static int finish(struct walk *w, struct vf_result *out)
+{
+    for (size_t i = 0; w->rc == 0 && i < out->n_recs; i++) {
+        struct vf_record *v = &out->recs[i];
+        if (!v->held)
+            continue;
+        v->org = xstrdup(w, v->org);
+        for (size_t k = 0; k < v->n_items; k++)
+            v->items[k] = xstrdup(w, v->items[k]);
+    }
+    for (size_t i = 0; w->rc == 0 && i < out->n_holders; i++)
+        out->holders_item[i] = xstrdup(w, out->holders_item[i]);
+    walk_free(w);
+    if (w->rc != 0)
+        vf_result_release(out);
+    return w->rc;
 }
 
 static int run(const struct vf_source *src, const struct proto_ecosystem *eco, const char *item,
@@ -879,21 +902,30 @@ static int run(const struct vf_source *src, const struct proto_ecosystem *eco, c
         }
         out->n_holders = k;
     }
-    /* the result keeps strings of the summaries: copy what it points to before freeing */
-    for (size_t i = 0; w.rc == 0 && i < out->n_recs; i++) {
-        struct vf_record *v = &out->recs[i];
-        if (!v->held)
-            continue;
-        v->org = xstrdup(&w, v->org);
-        for (size_t k = 0; k < v->n_items; k++)
-            v->items[k] = xstrdup(&w, v->items[k]);
+    return finish(&w, out);
+}
+
+int vf_check_records(const struct vf_source *src, const struct proto_ecosystem *eco,
+                     const uint8_t (*ids)[PROTO_ID_LEN], size_t n, const struct vf_options *opt,
+                     struct vf_result *out)
+{
+    struct walk w = {.src = src, .eco = eco, .opt = opt, .res = out, .no_follow = true};
+
+    memset(out, 0, sizeof *out);
+    proto_arena_init(&out->arena, ARENA_CAP);
+    out->item = "";
+    for (size_t i = 0; i < n && w.rc == 0; i++) {
+        struct sum *s = sum(&w, ids[i]);
+        if (s)
+            enter(&w, s);
     }
-    for (size_t i = 0; w.rc == 0 && i < out->n_holders; i++)
-        out->holders_item[i] = xstrdup(&w, out->holders_item[i]);
-    walk_free(&w);
-    if (w.rc != 0)
-        vf_result_release(out);
-    return w.rc;
+    while (w.rc == 0 && w.q_head < w.q_len)
+        visit(&w, w.queue[w.q_head++]);
+    if (w.rc == 0) {
+        verify_all(&w);
+        conclude(&w);
+    }
+    return finish(&w, out);
 }
 
 int vf_trace(const struct vf_source *src, const struct proto_ecosystem *eco, const char *item,

@@ -91,9 +91,17 @@ int vf_trace(const struct vf_source *src, const struct proto_ecosystem *eco, con
 int vf_where_used(const struct vf_source *src, const struct proto_ecosystem *eco,
                   const char *item, const struct vf_options *opt,
                   struct vf_result *out) TN_MUST_CHECK;
+/* Checks just the records ids[0..n) (signature, Merkle inclusion, signer key and role,
+ * chain, frozen shard), following no link: for records found by other means, such as
+ * MUD anchors. */
+int vf_check_records(const struct vf_source *src, const struct proto_ecosystem *eco,
+                     const uint8_t (*ids)[PROTO_ID_LEN], size_t n, const struct vf_options *opt,
+                     struct vf_result *out) TN_MUST_CHECK;
 void vf_result_release(struct vf_result *r);
 
 /* Renderings (DESIGN section 6 for JSON). */
+const char *vf_verdict_name(enum vf_verdict v);
+json_t *vf_finding_json(const struct vf_finding *f);
 json_t *vf_result_json(const struct vf_result *r);
 void vf_result_text(const struct vf_result *r, FILE *out);
 void vf_result_dot(const struct vf_result *r, FILE *out);

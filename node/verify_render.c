@@ -7,7 +7,7 @@
 #include "node/record_json.h"
 #include "node/verify.h"
 
-static const char *verdict_name(enum vf_verdict v)
+const char *vf_verdict_name(enum vf_verdict v)
 {
     switch (v) {
     case VF_OK: return "ok";
@@ -17,19 +17,21 @@ static const char *verdict_name(enum vf_verdict v)
     return "fail";
 }
 
+json_t *vf_finding_json(const struct vf_finding *f)
+{
+    return json_pack("{s:s, s:s, s:o, s:s}", "code", f->code, "severity",
+                     f->severity == VF_ERROR ? "error" : "warning", "record",
+                     f->has_record ? node_json_hex(f->record) : json_null(), "detail", f->detail);
+}
+
 json_t *vf_result_json(const struct vf_result *r)
 {
     json_t *doc = json_object(), *findings = json_array(), *recs = json_array();
 
     json_object_set_new(doc, "item", json_string(r->item));
-    json_object_set_new(doc, "verdict", json_string(verdict_name(r->verdict)));
+    json_object_set_new(doc, "verdict", json_string(vf_verdict_name(r->verdict)));
     for (size_t i = 0; i < r->n_findings; i++) {
-        const struct vf_finding *f = &r->findings[i];
-        json_array_append_new(findings,
-                              json_pack("{s:s, s:s, s:o, s:s}", "code", f->code, "severity",
-                                        f->severity == VF_ERROR ? "error" : "warning", "record",
-                                        f->has_record ? node_json_hex(f->record) : json_null(),
-                                        "detail", f->detail));
+        json_array_append_new(findings, vf_finding_json(&r->findings[i]));
     }
     for (size_t i = 0; i < r->n_recs; i++) {
         const struct vf_record *v = &r->recs[i];
@@ -129,7 +131,7 @@ void vf_result_text(const struct vf_result *r, FILE *out)
             fprintf(out, "  %s: %s (%s)\n", r->holders_item[i], v->org, proto_type_name(v->type));
         }
     }
-    fprintf(out, "verdict: %s (%zu records, %zu findings)\n", verdict_name(r->verdict),
+    fprintf(out, "verdict: %s (%zu records, %zu findings)\n", vf_verdict_name(r->verdict),
             r->n_recs, r->n_findings);
 }
 
@@ -153,5 +155,5 @@ void vf_result_dot(const struct vf_result *r, FILE *out)
         for (size_t k = 0; k < r->recs[i].n_parents; k++)
             fprintf(out, r->forward ? "  r%zu -> r%zu;\n" : "  r%2$zu -> r%1$zu;\n", i,
                     r->recs[i].parents[k]);
-    fprintf(out, "  label=\"%s: %s\";\n}\n", r->item, verdict_name(r->verdict));
+    fprintf(out, "  label=\"%s: %s\";\n}\n", r->item, vf_verdict_name(r->verdict));
 }

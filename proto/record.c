@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "proto/cbor.h"
+#include "proto/datetime.h"
 #include "proto/fail.h"
 
 #define COSE_SIGN1_TAG 18
@@ -203,8 +204,13 @@ int proto_record_check(const struct proto_record *r, char *err, size_t errlen)
         const struct proto_mud *m = r->mud;
         if (!m->url || !m->url[0] || strlen(m->url) > 255 || !item_ok(m->url))
             return proto_fail(err, errlen, "'%s': url missing or over 255 bytes", "mud");
-        if (!m->last_update || !item_ok(m->last_update) || strlen(m->last_update) > 64)
-            return proto_fail(err, errlen, "'%s': last_update missing", "mud");
+        struct proto_instant t;
+        char why[120];
+        if (!m->last_update || strlen(m->last_update) > 64 ||
+            proto_datetime_parse(m->last_update, strlen(m->last_update), &t, why,
+                                 sizeof why) != 0)
+            return proto_fail(err, errlen, "'%s': last_update is not an RFC 3339 date-time",
+                              "mud");
         if ((m->model && (!item_ok(m->model) || strlen(m->model) > PROTO_NAME_MAX)) ||
             (m->mfg_name && (!item_ok(m->mfg_name) || strlen(m->mfg_name) > PROTO_NAME_MAX)))
             return proto_fail(err, errlen, "'%s': model or mfg_name not printable or too long", "mud");

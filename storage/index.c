@@ -130,6 +130,8 @@ int store__index_record(struct store_txn *txn, const struct store_shard *s,
         if (rc != 0 && rc != MDB_KEYEXIST)
             return store__err(rc);
     }
+    if (rec->mud && (rc = store__mud_index(txn, rec, id)) != 0)
+        return rc;
     if (rec->eid) {
         uint8_t key[4 + TEXT_KEY_MAX];
         MDB_val k = {4 + store__text_key(key + 4, rec->eid), key},

@@ -20,6 +20,7 @@ struct store_repo {
     MDB_dbi merkle;      /* shard no (4) | level (1) | index (8) -> subtree hash */
     MDB_dbi checkpoints; /* shard no (4) | size (8) -> signed note */
     MDB_dbi evidence;    /* shard no (4) | at (8) | kind (1) | SHA-256(a || b) -> evidence */
+    MDB_dbi mud;         /* text key of a MUD URL -> dup: id of a mud-anchor record of it */
     MDB_dbi secrets;     /* record id | field name -> salt (32) | value */
 };
 
@@ -64,5 +65,9 @@ int store__merkle_add_leaf(struct store_txn *txn, uint32_t shard, uint64_t index
 int store__index_record(struct store_txn *txn, const struct store_shard *s,
                         const struct proto_record *rec,
                         const uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;
+
+/* Adds a mud-anchor record to the URL index. */
+int store__mud_index(struct store_txn *txn, const struct proto_record *rec,
+                     const uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;
 
 #endif

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #define FORMAT_KEY "format"
-#define FORMAT_VALUE "tracenode-store-v1"
+#define FORMAT_VALUE "tracenode-store-v2"
 
 int store__err(int rc)
 {
@@ -81,6 +81,7 @@ static const struct {
     {"checkpoints", offsetof(struct store_repo, checkpoints), 0},
     {"evidence", offsetof(struct store_repo, evidence), 0},
     {"secrets", offsetof(struct store_repo, secrets), 0},
+    {"mud", offsetof(struct store_repo, mud), MDB_DUPSORT | MDB_DUPFIXED},
 };
 
 static int open_dbs(struct store_repo *repo, char *err, size_t errlen)

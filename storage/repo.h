@@ -15,6 +15,7 @@
 
 #include "crypto/error.h"
 #include "crypto/merkle.h"
+#include "proto/datetime.h"
 #include "proto/ecosystem.h"
 #include "proto/record.h"
 
@@ -86,7 +87,7 @@ int store_check_record(const struct proto_ecosystem *eco, const struct proto_rec
  * decoding (unless rec, the already decoded form of exactly these bytes, is given),
  * network, org membership (TN_ERR_UNKNOWN_ORG), signer key (TN_ERR_UNKNOWN_KEY),
  * signature (TN_ERR_BAD_SIGNATURE), role (TN_ERR_ROLE), frozen shard (TN_ERR_FROZEN),
- * seq and prev (TN_ERR_CHAIN). Then stores the bytes and updates every index and the
+ * seq and prev (TN_ERR_CHAIN), and for a mud-anchor store_mud_check (TN_ERR_INVALID). Then stores the bytes and updates every index and the
  * Merkle nodes. A record already stored is not an error: *appended is false and
  * nothing changes. id gets the record id. On error the transaction is unchanged except
  * for TN_ERR_MAP_FULL/TN_ERR_IO, after which it must be aborted. Reason in err. */
@@ -127,6 +128,29 @@ int store_refs_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store
 /* The record an org already created for client event id eid. */
 int store_eid_get(struct store_txn *txn, const char *org, const char *eid,
                   uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;
+
+/* --- MUD anchors ------------------------------------------------------------------- */
+
+/* Every mud-anchor record of url, of any org, in no particular order. */
+int store_mud_each(struct store_txn *txn, const char *url, store_id_cb fn,
+                   void *ctx) TN_MUST_CHECK;
+
+/* An org's current anchor of a URL: the one with the latest last-update. */
+struct store_mud_anchor {
+    uint8_t id[PROTO_ID_LEN];
+    uint8_t sha256[CRY_HASH_LEN];
+    struct proto_instant last_update;
+    char last_update_text[65];
+};
+int store_mud_current(struct store_txn *txn, const char *org, const char *url,
+                      struct store_mud_anchor *out) TN_MUST_CHECK;
+
+/* The rule every mud-anchor record meets before it is stored (store_append checks it,
+ * for the node's own records and for peers' alike): an org's first anchor of a URL has
+ * no ref; a later one has a later last-update than the org's current anchor of that URL
+ * and refs it (it supersedes it). TN_ERR_INVALID with the reason in err otherwise. */
+int store_mud_check(struct store_txn *txn, const struct proto_record *rec, char *err,
+                    size_t errlen) TN_MUST_CHECK;
 
 /* --- Merkle tree and checkpoints ---------------------------------------------------- */
 

@@ -182,6 +182,8 @@ static int check_record(struct store_txn *txn, const struct proto_ecosystem *eco
                  (unsigned long long)(rec->seq - 1), rec->org);
         return TN_ERR_CHAIN;
     }
+    if (rec->type == PROTO_T_MUD_ANCHOR)
+        return store_mud_check(txn, rec, err, errlen);
     return 0;
 }
 
