@@ -34,8 +34,9 @@ struct ctx {
 #define DIR_FROM 1u
 #define DIR_TO 2u
 
-static void add_issue(struct ctx *c, bool warning, const char *rule, const char *path,
-                      const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static void add_issue(struct ctx *c, bool warning,
+                                                            const char *rule, const char *path,
+                                                            const char *fmt, va_list ap)
 {
     struct proto_mud_report *r = c->rep;
     struct proto_mud_issue *is;

@@ -8,7 +8,8 @@ TN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Python (dissononce) and the Noise known answers shipped with flynn/noise).
 TN_PACKAGES="gcc make cmake pkg-config libuv1-dev libsodium-dev libmsgpack-dev liblmdb-dev
 libcbor-dev libjansson-dev libcmocka-dev jq python3 python3-cbor2 python3-nacl
-python3-dissononce python3-msgpack golang-github-flynn-noise-dev"
+python3-dissononce python3-msgpack golang-github-flynn-noise-dev clang
+libclang-rt-14-dev"
 
 tn_ensure_packages() {
     local missing=() p

@@ -212,8 +212,8 @@ static void test_load_accepts_boundaries(void **state)
         "20", "37", "38 18", "3b ff ff ff ff ff ff ff ff", "60", "40", "80", "a0", "f4",
         "f5", "f6",
         /* length-first key order: 23-char key (header 0x77) before 24-char (0x78 18) */
-        "a2 77 6161616161616161616161616161616161616161616161 00"
-        " 78 18 616161616161616161616161616161616161616161616161 00",
+        ("a2 77 6161616161616161616161616161616161616161616161 00"
+         " 78 18 616161616161616161616161616161616161616161616161 00"),
         /* integer keys sort by encoding: 10 (0a) before -1 (20) */
         "a2 0a 00 20 00",
         /* {"b": 1, "aa": 2}: shorter key first even though "aa" < "b" */
