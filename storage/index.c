@@ -200,11 +200,10 @@ int store_item_last(struct store_txn *txn, const char *item, const char *org,
     return store__err(rc);
 }
 
-/* Every duplicate value of key id in a dup-sorted database of record ids. */
-static int ids_each(struct store_txn *txn, MDB_dbi dbi, const uint8_t id[PROTO_ID_LEN],
+int store__ids_each(struct store_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
                     store_id_cb fn, void *ctx)
 {
-    MDB_val k = {PROTO_ID_LEN, (void *)id}, v;
+    MDB_val k = {klen, (void *)key}, v;
     MDB_cursor *c;
     int mrc, rc = 0, op = MDB_SET_KEY;
 
@@ -223,13 +222,13 @@ static int ids_each(struct store_txn *txn, MDB_dbi dbi, const uint8_t id[PROTO_I
 int store_consumers_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
                          void *ctx)
 {
-    return ids_each(txn, txn->repo->consumers, id, fn, ctx);
+    return store__ids_each(txn, txn->repo->consumers, id, PROTO_ID_LEN, fn, ctx);
 }
 
 int store_refs_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
                     void *ctx)
 {
-    return ids_each(txn, txn->repo->refs, id, fn, ctx);
+    return store__ids_each(txn, txn->repo->refs, id, PROTO_ID_LEN, fn, ctx);
 }
 
 int store_eid_get(struct store_txn *txn, const char *org, const char *eid, uint8_t id[PROTO_ID_LEN])

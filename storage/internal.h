@@ -66,6 +66,10 @@ int store__index_record(struct store_txn *txn, const struct store_shard *s,
                         const struct proto_record *rec,
                         const uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;
 
+/* Calls fn with every duplicate value (a record id) of key in a dup-sorted database. */
+int store__ids_each(struct store_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                    store_id_cb fn, void *ctx) TN_MUST_CHECK;
+
 /* Adds a mud-anchor record to the URL index. */
 int store__mud_index(struct store_txn *txn, const struct proto_record *rec,
                      const uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;

@@ -21,20 +21,9 @@ int store__mud_index(struct store_txn *txn, const struct proto_record *rec,
 int store_mud_each(struct store_txn *txn, const char *url, store_id_cb fn, void *ctx)
 {
     uint8_t key[TEXT_KEY_MAX];
-    MDB_val k = {store__text_key(key, url), key}, v;
-    MDB_cursor *c;
-    int mrc, rc = 0, op = MDB_SET_KEY;
+    size_t klen = store__text_key(key, url);
 
-    if ((mrc = mdb_cursor_open(txn->txn, txn->repo->mud, &c)) != 0)
-        return store__err(mrc);
-    while (rc == 0 && (mrc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-        op = MDB_NEXT_DUP;
-        rc = v.mv_size != PROTO_ID_LEN ? TN_ERR_CORRUPT : fn(ctx, v.mv_data);
-    }
-    mdb_cursor_close(c);
-    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = store__err(mrc);
-    return rc;
+    return store__ids_each(txn, txn->repo->mud, key, klen, fn, ctx);
 }
 
 struct current {
