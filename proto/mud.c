@@ -88,9 +88,12 @@ static size_t push_n(struct ctx *c, const char *seg, size_t n)
         c->path[c->plen++] = '/';
     for (size_t i = 0; i < n && c->plen < cap; i++) {
         if (seg[i] == '~' || seg[i] == '/') {
+            if (c->plen + 2 > cap) { /* never cut an escape in half */
+                c->plen = cap;
+                break;
+            }
             c->path[c->plen++] = '~';
-            if (c->plen < cap)
-                c->path[c->plen++] = seg[i] == '~' ? '0' : '1';
+            c->path[c->plen++] = seg[i] == '~' ? '0' : '1';
         } else {
             c->path[c->plen++] = seg[i];
         }
@@ -184,8 +187,10 @@ static void scan_bytes(struct scan *s, size_t stop)
         if (ch == '"') {
             size_t start = ++i;
             while (i < s->len && s->p[i] != '"') {
-                size_t l = s->p[i] == '\\' ? 2 : utf8_len(s->p + i, s->len - i);
-                if (l == 0) {
+                size_t l;
+                if (s->p[i] == '\\' && ++i == s->len) /* an escape: skip the character after it */
+                    break;
+                if ((l = utf8_len(s->p + i, s->len - i)) == 0) {
                     s->bad_utf8 = i;
                     return;
                 }
@@ -307,20 +312,32 @@ static bool hostname_ok(const char *s, size_t n)
     return s[n - 1] != '-';
 }
 
-/* A literal IPv4 or IPv6 address, as inet:host also allows (the check is loose: digits
- * and dots, or hex digits and colons). */
+/* A literal IPv4 address (four dot-separated decimal parts) or IPv6 address (hex digits
+ * and colons, perhaps with a dotted IPv4 tail), as inet:host also allows. */
 static bool looks_like_ip(const char *s)
 {
-    size_t dots = 0, colons = 0, other = 0;
-    for (; *s; s++) {
-        if (*s == '.')
-            dots++;
-        else if (*s == ':')
-            colons++;
-        else if (!is_hex((unsigned char)*s))
-            other++;
+    size_t parts = 0, digits = 0, colons = 0;
+    const char *p;
+
+    for (p = s; *p; p++) {
+        if (*p >= '0' && *p <= '9' && digits < 3) {
+            digits++;
+        } else if (*p == '.' && digits > 0) {
+            parts++;
+            digits = 0;
+        } else {
+            break;
+        }
     }
-    return other == 0 && (colons >= 2 || dots == 3);
+    if (!*p && digits > 0 && parts == 3)
+        return true;
+    for (p = s; *p; p++) {
+        if (*p == ':')
+            colons++;
+        else if (!is_hex((unsigned char)*p) && *p != '.')
+            return false;
+    }
+    return colons >= 2;
 }
 
 /* An https URL with a host and no user information; the mud-url rule. */
@@ -645,8 +662,10 @@ static void check_mud(struct ctx *c, json_t *mud)
             if (!json_is_string(e) || json_string_length(e) < 1 || json_string_length(e) > 40)
                 error(c, "extensions", "must be a string of 1..40 characters");
             for (size_t j = 0; j < i && json_is_string(e); j++)
-                if (json_equal(e, json_array_get(v, j)))
+                if (json_equal(e, json_array_get(v, j))) {
                     error(c, "extensions", "'%s' is listed twice", json_string_value(e));
+                    break;
+                }
             pop(c, o2);
         }
         pop(c, old);
@@ -661,6 +680,27 @@ static void check_mud(struct ctx *c, json_t *mud)
 }
 
 /* --- ACLs -------------------------------------------------------------------------------- */
+
+/* The header fields RFC 8519 and RFC 8520 define for each match; any other member is an
+ * error (ignoring it would widen the ACE). ietf-mud:direction-initiated is listed where it
+ * has its own check. */
+static const char *const ipv4_fields[] = {
+    "dscp", "ecn", "length", "ttl", "protocol", "ihl", "flags", "offset", "identification",
+    "source-ipv4-network", "destination-ipv4-network", "ietf-acldns:src-dnsname",
+    "ietf-acldns:dst-dnsname", "ietf-mud:direction-initiated", NULL};
+static const char *const ipv6_fields[] = {
+    "dscp", "ecn", "length", "ttl", "protocol", "flow-label", "source-ipv6-network",
+    "destination-ipv6-network", "ietf-acldns:src-dnsname", "ietf-acldns:dst-dnsname",
+    "ietf-mud:direction-initiated", NULL};
+static const char *const tcp_fields[] = {
+    "sequence-number", "acknowledgement-number", "data-offset", "reserved", "flags",
+    "window-size", "urgent-pointer", "options", "source-port", "destination-port",
+    "ietf-mud:direction-initiated", NULL};
+static const char *const udp_fields[] = {"length", "source-port", "destination-port",
+                                         "ietf-mud:direction-initiated", NULL};
+static const char *const icmp_fields[] = {"type", "code", "rest-of-header",
+                                          "ietf-mud:direction-initiated", NULL};
+static const char *const port_fields[] = {"operator", "port", "lower-port", "upper-port", NULL};
 
 /* A port match: {operator?, port} or {lower-port, upper-port} (RFC 8519). */
 static void check_port(struct ctx *c, json_t *l4, const char *name)
@@ -706,6 +746,8 @@ static void check_port(struct ctx *c, json_t *l4, const char *name)
                   (long long)json_integer_value(v));
         pop(c, o2);
     }
+    if (json_is_object(p))
+        unknown_members(c, p, port_fields, true, "a port match");
     pop(c, old);
 }
 
@@ -769,6 +811,7 @@ static void check_l3(struct ctx *c, json_t *l3, const char *name, unsigned dirs,
         pop(c, o2);
     }
     no_direction(c, l3, name);
+    unknown_members(c, l3, strcmp(name, "ipv4") == 0 ? ipv4_fields : ipv6_fields, true, name);
     pop(c, old);
 }
 
@@ -851,6 +894,7 @@ static void check_matches(struct ctx *c, json_t *matches, unsigned dirs)
                   name, udp ? 17 : 6, (long long)protocol);
         check_port(c, v, "source-port");
         check_port(c, v, "destination-port");
+        unknown_members(c, v, udp ? udp_fields : tcp_fields, true, name);
         if (udp) {
             no_direction(c, v, "udp");
         } else if ((v = json_object_get(v, "ietf-mud:direction-initiated"))) {
@@ -868,15 +912,20 @@ static void check_matches(struct ctx *c, json_t *matches, unsigned dirs)
             error(c, "matches", "must be an object, not %s", type_name(v));
         } else {
             for (int code = 0; code < 2; code++) {
-                json_t *x = json_object_get(v, code ? "code" : "type");
+                const char *name = code ? "code" : "type";
+                json_t *x = json_object_get(v, name);
                 if (x && (!json_is_integer(x) || json_integer_value(x) < 0 ||
-                          json_integer_value(x) > 255))
-                    error(c, "protocol-range", "icmp %s must be 0..255", code ? "code" : "type");
+                          json_integer_value(x) > 255)) {
+                    size_t o3 = push(c, name);
+                    error(c, "protocol-range", "the ICMP %s must be 0..255", name);
+                    pop(c, o3);
+                }
             }
             if (protocol >= 0 && protocol != 1 && protocol != 58)
                 error(c, "protocol-match", "icmp matches need protocol 1 or 58, but the ACE says "
                                            "%lld", (long long)protocol);
             no_direction(c, v, "icmp");
+            unknown_members(c, v, icmp_fields, true, "icmp");
         }
         pop(c, o2);
     }
@@ -1100,7 +1149,7 @@ int proto_mud_check(const uint8_t *bytes, size_t len, int64_t now, struct proto_
         goto out;
     }
     rep->doc = json_loadb((const char *)bytes + skip, len - skip,
-                          JSON_REJECT_DUPLICATES, &jerr);
+                          JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!rep->doc) {
         bool dup = strstr(jerr.text, "duplicate object key") != NULL;
         scan_bytes(sc, jerr.position > 0 ? (size_t)jerr.position : 0);

@@ -1175,7 +1175,9 @@ static void test_decode_refuses_mud_defects(void **state)
     static const char *const sha = "66 73 68 61 32 35 36 58 20 "
                                    "0000000000000000000000000000000000000000000000000000000000"
                                    "000000"; /* "sha256": h'00..' */
-    static const char *const lu = "6b 6c 61 73 74 5f 75 70 64 61 74 65 61 31"; /* last_update */
+    /* "last_update": "2025-03-01T09:00:00Z" */
+    static const char *const lu = "6b 6c 61 73 74 5f 75 70 64 61 74 65 74 32 30 32 35 2d 30 33 2d 30 31 54 30 39 3a 30 30 3a 30 30 5a";
+    static const char *const lu_bad = "6b 6c 61 73 74 5f 75 70 64 61 74 65 61 31"; /* "1" */
     char hex[1024];
 
     spec_ship(&s);
@@ -1186,6 +1188,10 @@ static void test_decode_refuses_mud_defects(void **state)
     snprintf(hex, sizeof hex, "a4 %s %s %s %s", url, size, sha, lu);
     put(&s, "mud", v_hex(hex));
     expect_spec(&s, NULL, 0, NULL, "mud control");
+
+    snprintf(hex, sizeof hex, "a4 %s %s %s %s", url, size, sha, lu_bad);
+    put(&s, "mud", v_hex(hex));
+    expect_spec(&s, NULL, TN_ERR_INVALID, "last_update", "last_update not a date-time");
 
     snprintf(hex, sizeof hex, "a3 %s %s %s", url, size, lu);
     put(&s, "mud", v_hex(hex));
