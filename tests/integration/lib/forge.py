@@ -60,12 +60,9 @@ import nacl.signing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import verify as indep  # noqa: E402  (lib/verify.py: the independent checks)
+from cose import ToolError, dcbor, load_key, public_key, sign_record  # noqa: E402
 
 EM_DASH = "\u2014"
-
-
-class ToolError(Exception):
-    pass
 
 
 class SelfCheckError(Exception):
@@ -78,41 +75,8 @@ def sha256(b):
     return hashlib.sha256(b).digest()
 
 
-def dcbor(obj):
-    return cbor2.dumps(obj, canonical=True)
-
-
-def fmt_pk(pk):
-    return "ed25519:" + base64.b64encode(pk).decode()
-
-
-def load_key(path):
-    try:
-        lines = open(path).read().splitlines()
-    except OSError as e:
-        raise ToolError("cannot read key file %s: %s" % (path, e))
-    for line in lines:
-        if line.startswith("ed25519-secret:"):
-            seed = base64.b64decode(line[len("ed25519-secret:"):], validate=True)
-            if len(seed) != 32:
-                raise ToolError("key file %s: secret is not 32 bytes" % path)
-            return nacl.signing.SigningKey(seed)
-    raise ToolError("key file %s has no ed25519-secret: line" % path)
-
-
 def pk_of(sk):
-    return bytes(sk.verify_key)
-
-
-def sign_record(payload, sk, flip_signature=False):
-    """COSE_Sign1: tag 18, [protected {1: -8, 4: kid}, {}, payload, signature]."""
-    protected = dcbor({1: -8, 4: pk_of(sk)})
-    body = dcbor(payload)
-    tbs = cbor2.dumps(["Signature1", protected, b"", body])
-    sig = bytearray(sk.sign(tbs).signature)
-    if flip_signature:
-        sig[17] ^= 0x01
-    return dcbor(cbor2.CBORTag(18, [protected, {}, body, bytes(sig)]))
+    return public_key(sk)
 
 
 # RFC 9162 section 2.1
@@ -259,7 +223,7 @@ def build_bundle(args):
             sk = load_key(r["signer"])
         elif defect not in (None, "bad-signature", "bad-proof"):
             raise ToolError("unknown defect %r" % defect)
-        raw = sign_record(payload, sk, flip_signature=defect == "bad-signature")
+        raw = sign_record(payload, sk, corrupt_byte=17 if defect == "bad-signature" else None)
         rid = sha256(raw).hex()
         if name in ids:
             raise ToolError("two records named %s" % name)

@@ -54,8 +54,6 @@ types_received, records_received, clock ({org: size} last seen), pong, fork_rece
 record_id, stored, node_record_at_seq, node_size.
 """
 import argparse
-import base64
-import binascii
 import hashlib
 import json
 import os
@@ -64,7 +62,6 @@ import struct
 import sys
 import time
 
-import cbor2
 import msgpack
 import nacl.bindings
 import nacl.signing
@@ -76,6 +73,9 @@ from dissononce.processing.handshakepatterns.interactive.XX import XXHandshakePa
 from dissononce.processing.impl.cipherstate import CipherState
 from dissononce.processing.impl.handshakestate import HandshakeState
 from dissononce.processing.impl.symmetricstate import SymmetricState
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cose import ToolError, fmt_pk, load_key, parse_pk, public_key, sign_record  # noqa: E402
 
 PROLOGUE = b"tracenode/1\n"
 WIRE_VERSION = 1
@@ -89,10 +89,6 @@ FORK, ROOT_REQ, ROOT, PING, PONG, ERROR = 16, 18, 20, 22, 24, 26
 UNKNOWN_EVEN, UNKNOWN_ODD = 1000, 1001
 
 
-class ToolError(Exception):
-    """The tool itself failed (usage, files): exit 2."""
-
-
 class ProtocolError(Exception):
     """The node broke the protocol in a way that stops the tool: exit 3."""
 
@@ -102,41 +98,6 @@ class Closed(Exception):
 
 
 # --- keys and the ecosystem ------------------------------------------------------------
-
-def fmt_pk(pk):
-    return "ed25519:" + base64.b64encode(pk).decode()
-
-
-def parse_pk(text):
-    if not text.startswith("ed25519:"):
-        raise ToolError("public key %r does not start with ed25519:" % text)
-    pk = base64.b64decode(text[len("ed25519:"):], validate=True)
-    if len(pk) != 32:
-        raise ToolError("public key %r is not 32 bytes" % text)
-    return pk
-
-
-def load_key(path):
-    """An Ed25519 key file (docs/FORMAT.md): returns the nacl SigningKey."""
-    try:
-        lines = open(path).read().splitlines()
-    except OSError as e:
-        raise ToolError("cannot read key file %s: %s" % (path, e))
-    for line in lines:
-        if line.startswith("ed25519-secret:"):
-            try:
-                seed = base64.b64decode(line[len("ed25519-secret:"):], validate=True)
-            except binascii.Error as e:
-                raise ToolError("key file %s: secret is not base64: %s" % (path, e))
-            if len(seed) != 32:
-                raise ToolError("key file %s: secret is %d bytes, expected 32" % (path, len(seed)))
-            return nacl.signing.SigningKey(seed)
-    raise ToolError("key file %s has no ed25519-secret: line" % path)
-
-
-def public_key(sk):
-    return bytes(sk.verify_key)
-
 
 def x25519_static(sk):
     """The X25519 form of an Ed25519 key pair (libsodium's birational map)."""
@@ -336,29 +297,12 @@ def greet(sess, org):
 
 # --- records -----------------------------------------------------------------------------
 
-def dcbor(obj):
-    """Deterministic CBOR (RFC 8949 4.2.1; for text and small int keys cbor2's canonical
-    order, shortest key first then bytewise, is the same)."""
-    return cbor2.dumps(obj, canonical=True)
-
-
 def record_payload(net, org, seq, prev, time_ms, item, attrs=None):
     payload = {"v": 1, "net": net, "org": org, "seq": seq, "prev": prev, "time": time_ms,
                "type": "commission", "outputs": [item]}
     if attrs:
         payload["attrs"] = attrs
     return payload
-
-
-def sign_record(payload, sk, bad_signature=False):
-    """COSE_Sign1 (tag 18, alg EdDSA, kid = the signer's public key) over the payload."""
-    protected = dcbor({1: -8, 4: public_key(sk)})
-    body = dcbor(payload)
-    tbs = cbor2.dumps(["Signature1", protected, b"", body])
-    sig = bytearray(sk.sign(tbs).signature)
-    if bad_signature:
-        sig[0] ^= 0x01
-    return dcbor(cbor2.CBORTag(18, [protected, {}, body, bytes(sig)]))
 
 
 def record_id(raw):
@@ -376,7 +320,7 @@ def make_record(args, eco):
         raise ToolError("--prev is required exactly when --seq > 0")
     payload = record_payload(eco["network"], org, args.seq, prev, int(time.time() * 1000),
                              args.item)
-    return org, sign_record(payload, sk, args.bad_signature)
+    return org, sign_record(payload, sk, 0 if args.bad_signature else None)
 
 
 def self_test():
