@@ -130,7 +130,7 @@ int store__index_record(struct store_txn *txn, const struct store_shard *s,
         if (rc != 0 && rc != MDB_KEYEXIST)
             return store__err(rc);
     }
-    if (rec->mud && (rc = store__mud_index(txn, rec, id)) != 0)
+    if (rec->mud && (rc = store__mud_index(txn, s->no, rec, id)) != 0)
         return rc;
     if (rec->eid) {
         uint8_t key[4 + TEXT_KEY_MAX];
@@ -201,17 +201,28 @@ int store_item_last(struct store_txn *txn, const char *item, const char *org,
 }
 
 int store__ids_each(struct store_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
-                    store_id_cb fn, void *ctx)
+                    const uint8_t *prefix, size_t plen, store_id_cb fn, void *ctx)
 {
-    MDB_val k = {klen, (void *)key}, v;
+    uint8_t first[8 + PROTO_ID_LEN] = {0};
+    MDB_val k = {klen, (void *)key}, v = {plen + PROTO_ID_LEN, first};
     MDB_cursor *c;
-    int mrc, rc = 0, op = MDB_SET_KEY;
+    int mrc, rc = 0, op = prefix ? MDB_GET_BOTH_RANGE : MDB_SET_KEY;
 
+    if (plen > 8)
+        return TN_ERR_INVALID;
+    if (prefix) /* the first value at or after prefix || 00..00 */
+        memcpy(first, prefix, plen);
     if ((mrc = mdb_cursor_open(txn->txn, dbi, &c)) != 0)
         return store__err(mrc);
     while (rc == 0 && (mrc = mdb_cursor_get(c, &k, &v, op)) == 0) {
         op = MDB_NEXT_DUP;
-        rc = v.mv_size != PROTO_ID_LEN ? TN_ERR_CORRUPT : fn(ctx, v.mv_data);
+        if (v.mv_size != plen + PROTO_ID_LEN) {
+            rc = TN_ERR_CORRUPT;
+            break;
+        }
+        if (prefix && memcmp(v.mv_data, prefix, plen) != 0)
+            break;
+        rc = fn(ctx, (const uint8_t *)v.mv_data + plen);
     }
     mdb_cursor_close(c);
     if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
@@ -222,13 +233,13 @@ int store__ids_each(struct store_txn *txn, MDB_dbi dbi, const void *key, size_t 
 int store_consumers_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
                          void *ctx)
 {
-    return store__ids_each(txn, txn->repo->consumers, id, PROTO_ID_LEN, fn, ctx);
+    return store__ids_each(txn, txn->repo->consumers, id, PROTO_ID_LEN, NULL, 0, fn, ctx);
 }
 
 int store_refs_each(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], store_id_cb fn,
                     void *ctx)
 {
-    return store__ids_each(txn, txn->repo->refs, id, PROTO_ID_LEN, fn, ctx);
+    return store__ids_each(txn, txn->repo->refs, id, PROTO_ID_LEN, NULL, 0, fn, ctx);
 }
 
 int store_eid_get(struct store_txn *txn, const char *org, const char *eid, uint8_t id[PROTO_ID_LEN])

@@ -20,7 +20,7 @@ struct store_repo {
     MDB_dbi merkle;      /* shard no (4) | level (1) | index (8) -> subtree hash */
     MDB_dbi checkpoints; /* shard no (4) | size (8) -> signed note */
     MDB_dbi evidence;    /* shard no (4) | at (8) | kind (1) | SHA-256(a || b) -> evidence */
-    MDB_dbi mud;         /* text key of a MUD URL -> dup: id of a mud-anchor record of it */
+    MDB_dbi mud;         /* text key of a MUD URL -> dup: shard no (4) | id of an anchor of it */
     MDB_dbi secrets;     /* record id | field name -> salt (32) | value */
 };
 
@@ -66,12 +66,15 @@ int store__index_record(struct store_txn *txn, const struct store_shard *s,
                         const struct proto_record *rec,
                         const uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;
 
-/* Calls fn with every duplicate value (a record id) of key in a dup-sorted database. */
+/* Calls fn with the record id of every duplicate value of key in a dup-sorted database
+ * whose values are a plen-byte prefix (at most 8) then a record id; with prefix, only the
+ * values that start with it. */
 int store__ids_each(struct store_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
-                    store_id_cb fn, void *ctx) TN_MUST_CHECK;
+                    const uint8_t *prefix, size_t plen, store_id_cb fn,
+                    void *ctx) TN_MUST_CHECK;
 
-/* Adds a mud-anchor record to the URL index. */
-int store__mud_index(struct store_txn *txn, const struct proto_record *rec,
+/* Adds a mud-anchor record of shard number shard to the URL index. */
+int store__mud_index(struct store_txn *txn, uint32_t shard, const struct proto_record *rec,
                      const uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;
 
 #endif

@@ -1,5 +1,9 @@
 /* MUD anchors: the index from a MUD URL to the records anchoring it, and the rule that
- * keeps each org's anchors of one URL a line of versions (docs/STORAGE.md). */
+ * keeps each org's anchors of one URL a line of versions (docs/STORAGE.md, docs/MUD.md).
+ *
+ * Index values are shard number || record id, so one org's anchors of a URL sit together:
+ * checking a new anchor reads only its own org's earlier ones, and no other org can slow
+ * that down by piling anchors onto the same URL. */
 #include "storage/internal.h"
 
 #include <stdio.h>
@@ -8,13 +12,16 @@
 #include "crypto/encode.h"
 #include "proto/datetime.h"
 
-int store__mud_index(struct store_txn *txn, const struct proto_record *rec,
+int store__mud_index(struct store_txn *txn, uint32_t shard, const struct proto_record *rec,
                      const uint8_t id[PROTO_ID_LEN])
 {
-    uint8_t key[TEXT_KEY_MAX];
-    MDB_val k = {store__text_key(key, rec->mud->url), key}, v = {PROTO_ID_LEN, (void *)id};
-    int rc = mdb_put(txn->txn, txn->repo->mud, &k, &v, MDB_NODUPDATA);
+    uint8_t key[TEXT_KEY_MAX], val[4 + PROTO_ID_LEN];
+    MDB_val k = {store__text_key(key, rec->mud->url), key}, v = {sizeof val, val};
+    int rc;
 
+    store__put_be32(val, shard);
+    memcpy(val + 4, id, PROTO_ID_LEN);
+    rc = mdb_put(txn->txn, txn->repo->mud, &k, &v, MDB_NODUPDATA);
     return rc == MDB_KEYEXIST ? 0 : store__err(rc);
 }
 
@@ -23,14 +30,13 @@ int store_mud_each(struct store_txn *txn, const char *url, store_id_cb fn, void 
     uint8_t key[TEXT_KEY_MAX];
     size_t klen = store__text_key(key, url);
 
-    return store__ids_each(txn, txn->repo->mud, key, klen, fn, ctx);
+    return store__ids_each(txn, txn->repo->mud, key, klen, NULL, 4, fn, ctx);
 }
 
 struct current {
     struct store_txn *txn;
-    const char *org, *url;
+    const char *url;
     bool found;
-    uint8_t id[PROTO_ID_LEN];
     uint64_t seq;
     struct store_mud_anchor *out;
 };
@@ -43,7 +49,7 @@ static int consider(void *ctx, const uint8_t id[PROTO_ID_LEN])
     const uint8_t *bytes;
     size_t len;
     char err[160];
-    int rc;
+    int rc, cmp;
 
     if ((rc = store_record_get(c->txn, id, &bytes, &len)) != 0)
         return rc == TN_ERR_NOT_FOUND ? TN_ERR_CORRUPT : rc;
@@ -56,19 +62,16 @@ static int consider(void *ctx, const uint8_t id[PROTO_ID_LEN])
         proto_record_release(&r);
         return TN_ERR_CORRUPT;
     }
-    if (strcmp(r.org, c->org) == 0) {
-        int cmp = c->found ? proto_instant_cmp(&t, &c->out->last_update) : 1;
-        /* the latest last-update; the rule below makes ties impossible in one shard, but
-         * a record stored before it existed is ordered by seq */
-        if (cmp > 0 || (cmp == 0 && r.seq > c->seq)) {
-            c->found = true;
-            c->seq = r.seq;
-            memcpy(c->out->id, id, PROTO_ID_LEN);
-            memcpy(c->out->sha256, r.mud->sha256, CRY_HASH_LEN);
-            c->out->last_update = t;
-            snprintf(c->out->last_update_text, sizeof c->out->last_update_text, "%s",
-                     r.mud->last_update);
-        }
+    /* the rule makes last-updates strictly increase along an org's shard */
+    cmp = c->found ? proto_instant_cmp(&t, &c->out->last_update) : 1;
+    if (cmp > 0 || (cmp == 0 && r.seq > c->seq)) {
+        c->found = true;
+        c->seq = r.seq;
+        memcpy(c->out->id, id, PROTO_ID_LEN);
+        memcpy(c->out->sha256, r.mud->sha256, CRY_HASH_LEN);
+        c->out->last_update = t;
+        snprintf(c->out->last_update_text, sizeof c->out->last_update_text, "%s",
+                 r.mud->last_update);
     }
     proto_record_release(&r);
     return 0;
@@ -77,10 +80,16 @@ static int consider(void *ctx, const uint8_t id[PROTO_ID_LEN])
 int store_mud_current(struct store_txn *txn, const char *org, const char *url,
                       struct store_mud_anchor *out)
 {
-    struct current c = {.txn = txn, .org = org, .url = url, .out = out};
-    int rc = store_mud_each(txn, url, consider, &c);
+    struct current c = {.txn = txn, .url = url, .out = out};
+    struct store_shard s;
+    uint8_t key[TEXT_KEY_MAX], prefix[4];
+    size_t klen = store__text_key(key, url);
+    int rc;
 
-    if (rc != 0)
+    if ((rc = store_shard_get(txn, org, &s)) != 0)
+        return rc; /* no shard: no anchor either (TN_ERR_NOT_FOUND) */
+    store__put_be32(prefix, s.no);
+    if ((rc = store__ids_each(txn, txn->repo->mud, key, klen, prefix, 4, consider, &c)) != 0)
         return rc;
     return c.found ? 0 : TN_ERR_NOT_FOUND;
 }

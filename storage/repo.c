@@ -8,6 +8,7 @@
 
 #define FORMAT_KEY "format"
 #define FORMAT_VALUE "tracenode-store-v2"
+#define FORMAT_V1 "tracenode-store-v1" /* before the MUD URL index: upgraded at open */
 
 int store__err(int rc)
 {
@@ -84,6 +85,47 @@ static const struct {
     {"mud", offsetof(struct store_repo, mud), MDB_DUPSORT | MDB_DUPFIXED},
 };
 
+/* Format v1 had no MUD URL index: build it from the stored mud-anchor records, in the
+ * transaction that opens the repository, so the upgrade happens whole or not at all. */
+static int upgrade_v1(struct store_repo *repo, MDB_txn *mtxn, char *err, size_t errlen)
+{
+    struct store_txn t = {.repo = repo, .txn = mtxn, .write = true};
+    MDB_cursor *c;
+    MDB_val k, v;
+    int mrc, rc = 0;
+
+    if ((mrc = mdb_cursor_open(mtxn, repo->records, &c)) != 0)
+        return store__err(mrc);
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        struct proto_record r;
+        char why[200];
+        if (k.mv_size != 12 || v.mv_size <= PROTO_ID_LEN) {
+            rc = TN_ERR_CORRUPT;
+            break;
+        }
+        proto_record_init(&r);
+        if (proto_record_decode_stored((const uint8_t *)v.mv_data + PROTO_ID_LEN,
+                                       v.mv_size - PROTO_ID_LEN, &r, why, sizeof why) != 0)
+            rc = TN_ERR_CORRUPT;
+        else if (r.type == PROTO_T_MUD_ANCHOR && r.mud)
+            rc = store__mud_index(&t, store__get_be32(k.mv_data), &r, v.mv_data);
+        proto_record_release(&r);
+    }
+    mdb_cursor_close(c);
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = store__err(mrc);
+    if (rc != 0)
+        snprintf(err, errlen, "cannot upgrade the repository from %s: %s", FORMAT_V1,
+                 tn_strerror(rc));
+    return rc;
+}
+
+static bool format_is(const MDB_val *v, const char *want)
+{
+    return v->mv_size == strlen(want) && memcmp(v->mv_data, want, v->mv_size) == 0;
+}
+
 static int open_dbs(struct store_repo *repo, char *err, size_t errlen)
 {
     MDB_txn *txn;
@@ -93,6 +135,13 @@ static int open_dbs(struct store_repo *repo, char *err, size_t errlen)
     if ((rc = mdb_txn_begin(repo->env, NULL, repo->readonly ? MDB_RDONLY : 0, &txn)) != 0) {
         snprintf(err, errlen, "cannot open repository: %s", mdb_strerror(rc));
         return store__err(rc);
+    }
+    if ((rc = mdb_dbi_open(txn, "meta", repo->readonly ? 0 : MDB_CREATE, &repo->meta)) == 0 &&
+        mdb_get(txn, repo->meta, &k, &v) == 0 && format_is(&v, FORMAT_V1) && repo->readonly) {
+        snprintf(err, errlen, "the repository has format %s: start tracenode on it once to "
+                              "upgrade it to %s", FORMAT_V1, FORMAT_VALUE);
+        mdb_txn_abort(txn);
+        return TN_ERR_CORRUPT;
     }
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         MDB_dbi *dbi = (MDB_dbi *)((char *)repo + dbs[i].off);
@@ -107,12 +156,18 @@ static int open_dbs(struct store_repo *repo, char *err, size_t errlen)
         }
     }
     rc = mdb_get(txn, repo->meta, &k, &v);
+    if (rc == 0 && format_is(&v, FORMAT_V1) && !repo->readonly) {
+        if ((rc = upgrade_v1(repo, txn, err, errlen)) != 0) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+        rc = MDB_NOTFOUND; /* write the new format below */
+    }
     if (rc == MDB_NOTFOUND && !repo->readonly) {
         v.mv_size = strlen(FORMAT_VALUE);
         v.mv_data = FORMAT_VALUE;
         rc = mdb_put(txn, repo->meta, &k, &v, 0);
-    } else if (rc == 0 && (v.mv_size != strlen(FORMAT_VALUE) ||
-                           memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0)) {
+    } else if (rc == 0 && !format_is(&v, FORMAT_VALUE)) {
         snprintf(err, errlen, "repository has an unknown format (%.*s)", (int)v.mv_size,
                  (const char *)v.mv_data);
         mdb_txn_abort(txn);

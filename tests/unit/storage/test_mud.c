@@ -3,6 +3,8 @@
  * later one has a later last-update and refs the org's current anchor of the URL). */
 #include "fixture.h"
 
+#include <lmdb.h>
+
 #define URL "https://mud.example.com/t100"
 
 /* A mud-anchor continuing c: url, last_update, a digest made from tag, ref if given. */
@@ -162,11 +164,70 @@ static void test_last_update_must_be_a_date_time(void **state)
     assert_non_null(strstr(err, "last_update"));
 }
 
+/* Turns the repository in dir back into format v1: no MUD URL index. */
+static void make_v1(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi mud, meta;
+    MDB_val k = {6, "format"}, v = {18, "tracenode-store-v1"};
+
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "mud", 0, &mud), 0);
+    assert_int_equal(mdb_drop(txn, mud, 1), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* A v1 repository is refused read-only (with the way out) and upgraded by a writable
+ * open, which indexes the anchors it holds: the versioning rule then still holds. */
+static void test_upgrade_from_v1(void **state)
+{
+    struct fx *f = *state;
+    struct fx_chain c = fx_chain_of(f, ORG_MFR);
+    struct store_txn *t = fx_begin(f->repo, true);
+    struct store_mud_anchor cur;
+    struct store_repo *ro = NULL;
+    static uint8_t b[PROTO_RECORD_MAX];
+    uint8_t v1[PROTO_ID_LEN], item[PROTO_ID_LEN];
+    char err[512] = "";
+    size_t len;
+
+    fx_add_commission(t, f, &c, "urn:x:1", item);
+    len = anchor(&c, URL, "2025-03-01T09:00:00Z", 1, NULL, b);
+    fx_append_ok(t, f, b, len, v1);
+    fx_chain_next(&c, v1);
+    fx_commit(t);
+    store_close(f->repo);
+    f->repo = NULL;
+    make_v1(f->dir);
+
+    EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), TN_ERR_CORRUPT, "read-only v1");
+    assert_non_null(strstr(err, "start tracenode on it once"));
+    fx_open(f, 0, false, &f->repo);
+    t = fx_begin(f->repo, true);
+    EXPECT_RC(store_mud_current(t, "mfr", URL, &cur), 0, "the anchor is indexed again");
+    EXPECT_HASH(cur.id, v1, "current is v1");
+    len = anchor(&c, URL, "2025-01-01T00:00:00Z", 2, v1, b);
+    expect_refused(t, f, b, len, "older last-update after the upgrade");
+    store_txn_abort(t);
+    store_close(f->repo); /* one environment per process at a time (LMDB) */
+    f->repo = NULL;
+    EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), 0, "read-only, now v2");
+    store_close(ro);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_versions, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_orgs_and_roles, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_from_v1, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_last_update_must_be_a_date_time, fx_setup,
                                         fx_teardown),
     };
