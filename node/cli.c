@@ -2,11 +2,13 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto/encode.h"
 #include "crypto/key.h"
 #include "node/log.h"
+#include "proto/utf8.h"
 
 int cli_error(int code, const char *fmt, ...)
 {
@@ -196,4 +198,29 @@ void cli_print(const struct cli *cli, json_t *doc)
         cli_print_json(doc);
     else
         cli_print_text(doc);
+}
+
+json_t *cli_json_text(const char *s)
+{
+    size_t n = strlen(s), k = 0;
+    char *buf = malloc(3 * n + 1);
+    json_t *out;
+
+    if (!buf)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        size_t l = proto_utf8_char_len((const uint8_t *)s + i, n - i);
+        if (l == 0) {
+            memcpy(buf + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+        } else {
+            memcpy(buf + k, s + i, l);
+            k += l;
+            i += l;
+        }
+    }
+    out = json_stringn(buf, k);
+    free(buf);
+    return out;
 }

@@ -69,6 +69,10 @@ int cli_parse_pk(const char *arg, const char *flag, uint8_t pk[32]);
  * with ", ", nested values as compact JSON. Releases doc. */
 void cli_print_text(json_t *doc);
 
+/* A JSON string of s, which need not be UTF-8 (a file name): invalid bytes become
+ * U+FFFD. */
+json_t *cli_json_text(const char *s);
+
 /* Prints doc as JSON (--json) or as text lines. Releases doc. */
 void cli_print(const struct cli *cli, json_t *doc);
 #endif

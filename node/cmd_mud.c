@@ -15,6 +15,7 @@
 #include "node/record_json.h"
 #include "proto/mud.h"
 #include "proto/readfile.h"
+#include "proto/utf8.h"
 
 static const char usage[] =
     "usage: tracectl mud check FILE [--json]\n"
@@ -79,17 +80,6 @@ static int load_checked(const char *path, char **bytes, size_t *len,
     return rc != 0 ? CLI_USAGE : 0;
 }
 
-static json_t *issues_json(const struct proto_mud_report *rep, bool warnings)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < rep->n_issues; i++)
-        if (rep->issues[i].warning == warnings)
-            json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "path", rep->issues[i].path,
-                                               "rule", rep->issues[i].rule, "message",
-                                               rep->issues[i].msg));
-    return a;
-}
-
 static json_t *sha_json(const char *bytes, size_t len)
 {
     uint8_t sha[CRY_HASH_LEN];
@@ -107,9 +97,10 @@ static int mud_check(struct cli *cli, const char *path)
     int code = load_checked(path, &bytes, &len, &rep, false);
 
     if (cli->json && bytes) {
-        json_t *o = json_pack("{s:s, s:b, s:o, s:I, s:o, s:o}", "file", path, "valid", code == 0,
+        json_t *o = json_pack("{s:o, s:b, s:o, s:I, s:o, s:o}", "file", cli_json_text(path),
+                              "valid", code == 0,
                               "sha256", sha_json(bytes, len), "size", (json_int_t)len, "errors",
-                              issues_json(&rep, false), "warnings", issues_json(&rep, true));
+                              node_mud_issues_json(&rep, false), "warnings", node_mud_issues_json(&rep, true));
         json_object_set_new(o, "url", rep.url ? json_string(rep.url) : json_null());
         json_object_set_new(o, "last_update",
                             rep.last_update ? json_string(rep.last_update) : json_null());
@@ -131,11 +122,11 @@ static int mud_show(struct cli *cli, const char *path)
     int code = load_checked(path, &bytes, &len, &rep, true);
 
     if (code == 0) {
-        json_t *s = mud_show_json(&rep);
+        json_t *s = node_mud_show_json(&rep);
         if (cli->json) {
             cli_print_json(s);
         } else {
-            mud_show_text(s, stdout);
+            node_mud_show_text(s, stdout);
             json_decref(s);
         }
     }
@@ -144,14 +135,11 @@ static int mud_show(struct cli *cli, const char *path)
     return code;
 }
 
-static bool printable_name(const char *s)
+/* A model or maker name that fits a record: printable UTF-8 of at most PROTO_NAME_MAX
+ * bytes. */
+static bool name_fits(const char *s)
 {
-    if (strlen(s) > PROTO_NAME_MAX)
-        return false;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return false;
-    return true;
+    return strlen(s) <= PROTO_NAME_MAX && proto_utf8_ok(s, strlen(s)) && !strpbrk(s, "\t\r\n");
 }
 
 static int mud_anchor(struct cli *cli, const char *path, const char *model, const char *sig)
@@ -174,14 +162,20 @@ static int mud_anchor(struct cli *cli, const char *path, const char *model, cons
     if ((code = load_checked(path, &bytes, &len, &rep, false)) != 0)
         goto out;
     cry_sha256(sha, (const uint8_t *)bytes, len);
-    if (!model)
-        model = rep.model_name;
-    if (model && !printable_name(model)) {
-        code = cli_error(CLI_USAGE, "the model must be printable and at most %d bytes",
+    if (model && !name_fits(model)) {
+        code = cli_error(CLI_USAGE, "--model must be printable UTF-8 of at most %d bytes",
                          PROTO_NAME_MAX);
         goto out;
     }
-    if (rep.mfg_name && !printable_name(rep.mfg_name)) {
+    if (!model && rep.model_name && !name_fits(rep.model_name)) {
+        code = cli_error(CLI_USAGE, "%s: model-name must be printable and at most %d bytes to "
+                                    "be anchored; give the model with --model", path,
+                         PROTO_NAME_MAX);
+        goto out;
+    }
+    if (!model)
+        model = rep.model_name;
+    if (rep.mfg_name && !name_fits(rep.mfg_name)) {
         code = cli_error(CLI_USAGE, "%s: mfg-name must be printable and at most %d bytes to be "
                                     "anchored", path, PROTO_NAME_MAX);
         goto out;
@@ -274,7 +268,7 @@ out:
     return code;
 }
 
-static int mud_verify_cmd(struct cli *cli, const char *path, const struct mud_verify_opts *o)
+static int mud_verify_cmd(struct cli *cli, const char *path, const struct node_mud_verify_opts *o)
 {
     struct cli_repo repo;
     char *bytes = NULL, err[512];
@@ -288,7 +282,7 @@ static int mud_verify_cmd(struct cli *cli, const char *path, const struct mud_ve
         free(bytes);
         return code;
     }
-    rc = mud_verify(repo.txn, &repo.eco, (const uint8_t *)bytes, len, o, &res, &code, err,
+    rc = node_mud_verify(repo.txn, &repo.eco, (const uint8_t *)bytes, len, o, &res, &code, err,
                     sizeof err);
     cli_repo_close(&repo);
     free(bytes);
@@ -297,7 +291,7 @@ static int mud_verify_cmd(struct cli *cli, const char *path, const struct mud_ve
     if (cli->json) {
         cli_print_json(res);
     } else {
-        mud_verify_text(res, stdout);
+        node_mud_verify_text(res, stdout);
         json_decref(res);
     }
     return code;
@@ -334,8 +328,12 @@ int cmd_mud(int argc, char **argv)
     if (strcmp(pos[0], "anchor") == 0)
         return mud_anchor(&cli, pos[1], model, sig);
     if (strcmp(pos[0], "verify") == 0) {
-        struct mud_verify_opts o = {.url = url, .device = device, .org = org,
-                                    .trust_store = trust};
+        struct node_mud_verify_opts o = {.url = url, .device = device, .org = org,
+                                         .trust_store = trust};
+        const char *const given[] = {url, device, org};
+        for (size_t i = 0; i < 3; i++)
+            if (given[i] && !proto_utf8_ok(given[i], strlen(given[i])))
+                return cli_error(CLI_USAGE, "--url, --device and --org take UTF-8 text");
         return mud_verify_cmd(&cli, pos[1], &o);
     }
     return cli_error(CLI_USAGE, "unknown mud subcommand '%s' (check, show, anchor, verify)",

@@ -110,9 +110,20 @@ static json_t *direction_json(const json_t *doc, const char *policy, bool from_d
     return out;
 }
 
-json_t *mud_show_json(const struct proto_mud_report *rep)
+json_t *node_mud_issues_json(const struct proto_mud_report *rep, bool warnings)
 {
-    json_t *o = json_object(), *w = json_array();
+    json_t *a = json_array();
+    for (size_t i = 0; i < rep->n_issues; i++)
+        if (rep->issues[i].warning == warnings)
+            json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "path", rep->issues[i].path,
+                                               "rule", rep->issues[i].rule, "message",
+                                               rep->issues[i].msg));
+    return a;
+}
+
+json_t *node_mud_show_json(const struct proto_mud_report *rep)
+{
+    json_t *o = json_object();
 
 #define OPT_STR(key, v) json_object_set_new(o, key, (v) ? json_string(v) : json_null())
     OPT_STR("url", rep->url);
@@ -127,12 +138,7 @@ json_t *mud_show_json(const struct proto_mud_report *rep)
                         rep->is_supported < 0 ? json_null() : json_boolean(rep->is_supported));
     json_object_set_new(o, "from_device", direction_json(rep->doc, "from-device-policy", true));
     json_object_set_new(o, "to_device", direction_json(rep->doc, "to-device-policy", false));
-    for (size_t i = 0; i < rep->n_issues; i++)
-        if (rep->issues[i].warning)
-            json_array_append_new(w, json_pack("{s:s, s:s, s:s}", "path", rep->issues[i].path,
-                                               "rule", rep->issues[i].rule, "message",
-                                               rep->issues[i].msg));
-    json_object_set_new(o, "warnings", w);
+    json_object_set_new(o, "warnings", node_mud_issues_json(rep, true));
     return o;
 }
 
@@ -191,7 +197,7 @@ static void direction_text(const json_t *list, bool from_device, FILE *out)
     }
 }
 
-void mud_show_text(const json_t *s, FILE *out)
+void node_mud_show_text(const json_t *s, FILE *out)
 {
     const json_t *sup = json_object_get(s, "is_supported"), *w;
     size_t i;

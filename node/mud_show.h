@@ -4,15 +4,19 @@
 #define TN_NODE_MUD_SHOW_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "proto/mud.h"
 
 /* The summary of a file that passed proto_mud_check: the device, then one entry per ACE
  * for each direction ("from_device", "to_device"). */
-json_t *mud_show_json(const struct proto_mud_report *rep);
+json_t *node_mud_show_json(const struct proto_mud_report *rep);
+
+/* The report's errors (warnings false) or warnings as [{path, rule, message}]. */
+json_t *node_mud_issues_json(const struct proto_mud_report *rep, bool warnings);
 
 /* The same summary for people. */
-void mud_show_text(const json_t *summary, FILE *out);
+void node_mud_show_text(const json_t *summary, FILE *out);
 
 #endif

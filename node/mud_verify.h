@@ -12,10 +12,11 @@
 #include "proto/ecosystem.h"
 #include "storage/repo.h"
 
-struct mud_verify_opts {
+struct node_mud_verify_opts {
     const char *url;    /* --url: the URL the device presented, or NULL */
     const char *device; /* --device ITEM, or NULL */
     const char *org;    /* --org: only this org's anchors count, or NULL */
+    /* strings must be valid UTF-8 (they are echoed in the JSON result) */
     bool trust_store;
     int threads;
 };
@@ -25,11 +26,11 @@ struct mud_verify_opts {
  * the command's exit code (0 VERIFIED and clean, 1 any other status or an error finding,
  * 3 the device's pedigree is incomplete). Otherwise a project error code with the
  * reason in err (a usage problem: TN_ERR_INVALID). */
-int mud_verify(struct store_txn *txn, const struct proto_ecosystem *eco, const uint8_t *bytes,
-               size_t len, const struct mud_verify_opts *o, json_t **out, int *exit_code,
-               char *err, size_t errlen);
+int node_mud_verify(struct store_txn *txn, const struct proto_ecosystem *eco,
+                    const uint8_t *bytes, size_t len, const struct node_mud_verify_opts *o,
+                    json_t **out, int *exit_code, char *err, size_t errlen) TN_MUST_CHECK;
 
 /* The result for people. */
-void mud_verify_text(const json_t *res, FILE *out);
+void node_mud_verify_text(const json_t *res, FILE *out);
 
 #endif

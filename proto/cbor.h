@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "crypto/error.h"
+#include "proto/utf8.h"
 
 struct proto_cbuf {
     uint8_t *p;
@@ -51,8 +52,5 @@ int proto_cbor_load_stored(const uint8_t *p, size_t len, uint64_t allow_tag, cbo
 /* Comparison used to sort text map keys deterministically: shorter first, then bytewise. */
 int proto_cbor_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
 
-/* true if s[0..n) is well-formed UTF-8 without NUL or other C0 controls except
- * tab/newline/carriage return. */
-bool proto_utf8_ok(const char *s, size_t n);
 
 #endif

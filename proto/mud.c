@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "proto/datetime.h"
+#include "proto/utf8.h"
 
 /* --- the report ------------------------------------------------------------------------ */
 
@@ -58,6 +59,7 @@ __attribute__((format(printf, 5, 0))) static void add_issue(struct ctx *c, bool 
     is->rule = rule;
     snprintf(is->path, sizeof is->path, "%s", path);
     vsnprintf(is->msg, sizeof is->msg, fmt, ap);
+    proto_utf8_trim(is->msg); /* a long quoted value may have been cut mid-character */
 }
 
 __attribute__((format(printf, 3, 4))) static void error(struct ctx *c, const char *rule,
@@ -98,8 +100,13 @@ static size_t push_n(struct ctx *c, const char *seg, size_t n)
             c->path[c->plen++] = seg[i];
         }
     }
-    if (c->plen >= cap)
-        memcpy(c->path + cap, "...", 3), c->plen = cap + 3;
+    if (c->plen >= cap) { /* cut on a character boundary, and say so */
+        c->path[cap] = '\0';
+        proto_utf8_trim(c->path);
+        c->plen = strlen(c->path);
+        memcpy(c->path + c->plen, "...", 3);
+        c->plen += 3;
+    }
     c->path[c->plen] = '\0';
     return old;
 }
@@ -123,36 +130,6 @@ static void pop(struct ctx *c, size_t old)
 }
 
 /* --- byte-level checks: UTF-8 and nesting, with the path of the offending byte -------- */
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is invalid:
- * overlong forms, surrogates and code points past U+10FFFF are invalid (RFC 3629). */
-static size_t utf8_len(const uint8_t *s, size_t n)
-{
-    uint32_t cp;
-    size_t len;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        len = 2, cp = s[0] & 0x1Fu;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-        len = 3, cp = s[0] & 0x0Fu;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-        len = 4, cp = s[0] & 0x07u;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3Fu);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
 
 struct frame {
     bool object;
@@ -190,7 +167,7 @@ static void scan_bytes(struct scan *s, size_t stop)
                 size_t l;
                 if (s->p[i] == '\\' && ++i == s->len) /* an escape: skip the character after it */
                     break;
-                if ((l = utf8_len(s->p + i, s->len - i)) == 0) {
+                if ((l = proto_utf8_char_len(s->p + i, s->len - i)) == 0) {
                     s->bad_utf8 = i;
                     return;
                 }
@@ -220,7 +197,7 @@ static void scan_bytes(struct scan *s, size_t stop)
                 top->index++;
             i++;
         } else {
-            size_t l = utf8_len(s->p + i, s->len - i);
+            size_t l = proto_utf8_char_len(s->p + i, s->len - i);
             if (l == 0) {
                 s->bad_utf8 = i;
                 return;

@@ -42,7 +42,8 @@ struct proto_mud_report {
 /* Validates bytes[0..len) as a MUD file; now (seconds since the epoch) is for the
  * "last-update in the future" warning (0: no such warning). Returns 0 when there is no error,
  * TN_ERR_INVALID when there is at least one, TN_ERR_NOMEM. Release rep either way. */
-int proto_mud_check(const uint8_t *bytes, size_t len, int64_t now, struct proto_mud_report *rep);
+int proto_mud_check(const uint8_t *bytes, size_t len, int64_t now,
+                    struct proto_mud_report *rep) TN_MUST_CHECK;
 
 void proto_mud_report_release(struct proto_mud_report *rep);
 

@@ -20,11 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rep.n_issues > PROTO_MUD_MAX_ISSUES || (rc == 0 && (!rep.doc || rep.n_errors)))
         __builtin_trap();
     if (rc == 0) {
-        json_t *s = mud_show_json(&rep);
+        json_t *s = node_mud_show_json(&rep);
         FILE *null = fopen("/dev/null", "w");
         if (!s || !null)
             __builtin_trap();
-        mud_show_text(s, null);
+        node_mud_show_text(s, null);
         fclose(null);
         json_decref(s);
     }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # MUD files (RFC 8520; DESIGN sections 3 and 6): tracectl mud check|show|anchor|verify on a
-# four-node line testnet built here:
+# five-node line testnet built here:
 #   maker (node 1: manufacturer, supplier) <- carrier (node 2: carrier)
 #     <- operator (node 3: operator) <- rival (node 4: supplier, no manufacturer role)
+#     <- other (node 5: another manufacturer)
 # so the maker's anchors reach the operator only through the carrier.
 #   1 check: the good fixtures are valid (exit 0); each tests/vectors/mud/bad file is
 #     refused (exit 2) with an "error: FILE: PATH: MESSAGE [RULE]" line naming its rule and
@@ -21,6 +22,9 @@
 #     non-manufacturer org is refused at ingest; mud-anchors signed by the maker that break
 #     the versioning rule (older last-update, no ref, ref to a superseded anchor) are not
 #     stored, a correct one is.
+#  10 who counts: a URL two manufacturers anchor fails unless --org/--device names one; an
+#     unknown device: NOT_ANCHORED; a file with a BOM anchors and verifies; an anchor its
+#     org withdraws (supersede) makes the file SUPERSEDED.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/vtest.sh"
 . "$(dirname "$0")/lib/mud.sh"
@@ -176,8 +180,8 @@ has_issue_line "$MUD_VEC/bad/port-70000.json" port-70000
 tn_say "2. show: thermostat 4 + 4 entries (cloud 443, NTP controller, my-controller, same-manufacturer), camera 2 + 2"
 
 # --- the testnet ----------------------------------------------------------------------------------
-tn_testnet_up 4 --topology line --orgs maker,carrier,operator,rival \
-    --roles "maker=manufacturer+supplier,carrier=carrier,operator=operator,rival=supplier"
+tn_testnet_up 5 --topology line --orgs maker,carrier,operator,rival,other \
+    --roles "maker=manufacturer+supplier,carrier=carrier,operator=operator,rival=supplier,other=manufacturer"
 MAKER_PK=$(jq -r '.orgs[] | select(.id == "maker") | .key' "$NET_ECO")
 assert_match '^ed25519:' "$MAKER_PK" "maker's org key in the ecosystem"
 
@@ -495,6 +499,52 @@ mud_verify 3 "$V2" "$T/v2.old.json"
 mud_expect "$T/v2.old.json" 1 SUPERSEDED "verify thermostat-v2 after v3"
 assert_eq "$A3" "$(mud_field "$T/v2.old.json" .superseded_by)" "verify v2 after v3: superseded_by"
 tn_say "9b. the maker's mud-anchors from a peer: older, without ref, ref to a superseded anchor: not stored; ref to the current one: stored"
+
+# --- 10. who counts: another manufacturer, a withdrawn anchor, an unknown device ----------------
+# other (node 5, a manufacturer too) anchors the current thermostat file's bytes as well:
+# with no --org or --device, the URL is contested and nothing verifies; pinned, each org's
+# anchor does. (rival's node, stopped in 9a, links node 5 to the rest again.)
+tn_net_start 4
+O0=$(tn_shard_size "$(tn_net_data 5)" other)
+mud_run anchor "$T/t100-v3.json" --data "$(tn_net_data 5)"
+assert_rc 0 "mud anchor of t100-v3 by other"
+AO=$(cat "$TN_OUT")
+VT_NAME[$AO]=anchor.other
+mud_wait_holds 3 "$AO" other=$((O0 + 1)) "other's anchor"
+mud_verify 3 "$T/t100-v3.json" "$T/contested.json"
+[ "$MUD_RC" == 1 ] || tn_fail "verify t100-v3 anchored by two orgs, no pin: exit code expected 1, actual $MUD_RC; findings: $(mud_findings "$T/contested.json")"
+mud_has "$T/contested.json" MUD_URL_CONTESTED error null "verify of a URL two orgs anchored"
+assert_eq fail "$(mud_field "$T/contested.json" .verdict)" "verify of a contested URL: verdict"
+mud_verify 3 "$T/t100-v3.json" "$T/pinned.json" --org maker
+mud_expect "$T/pinned.json" 0 VERIFIED "verify t100-v3 --org maker"
+assert_eq "$A3" "$(mud_field "$T/pinned.json" .anchor)" "verify t100-v3 --org maker: the maker's anchor"
+mud_verify 3 "$T/t100-v3.json" "$T/pinned.other.json" --org other
+mud_expect "$T/pinned.other.json" 0 VERIFIED "verify t100-v3 --org other"
+assert_eq "$AO" "$(mud_field "$T/pinned.other.json" .anchor)" "verify t100-v3 --org other: other's anchor"
+# a device whose maker is unknown here: no anchor can be its file (with --org: that org's)
+mud_verify 3 "$T/t100-v3.json" "$T/nosuch.json" --device urn:test:mud:no-such-device
+mud_expect "$T/nosuch.json" 1 NOT_ANCHORED "verify --device of an unknown item"
+mud_verify 3 "$V2" "$T/nosuch.org.json" --device urn:test:mud:no-such-device --org maker
+mud_expect "$T/nosuch.org.json" 1 SUPERSEDED "verify v2 --device (unknown) --org maker"
+
+# a file with a byte order mark (valid, with a warning) anchors and verifies; then its
+# org withdraws the anchor with a supersede record: the file is SUPERSEDED
+printf '\xef\xbb\xbf' >"$T/cam-bom.json"
+cat "$CAM" >>"$T/cam-bom.json"
+mud_run anchor "$T/cam-bom.json" --data "$(tn_net_data 5)"
+assert_rc 0 "mud anchor of a camera file with a BOM"
+AB=$(cat "$TN_OUT")
+mud_verify 5 "$T/cam-bom.json" "$T/bom.json"
+mud_expect "$T/bom.json" 0 VERIFIED "verify of the anchored file with a BOM"
+vt_submit 5 withdraw <<EOF
+{"type":"supersede","ref":"$AB"}
+EOF
+mud_verify 5 "$T/cam-bom.json" "$T/bom.withdrawn.json"
+mud_expect "$T/bom.withdrawn.json" 1 SUPERSEDED "verify after other withdrew its anchor"
+assert_eq "${VT_ID[withdraw]}" "$(mud_field "$T/bom.withdrawn.json" .superseded_by)" \
+    "verify of a withdrawn anchor: superseded_by is the supersede record"
+mud_has "$T/bom.withdrawn.json" MUD_SUPERSEDED error "$AB" "verify of a withdrawn anchor"
+tn_say "10. a URL two orgs anchor: fail unless pinned; unknown device: NOT_ANCHORED; a file with a BOM anchors and verifies; a withdrawn anchor: SUPERSEDED"
 
 vt_net_stop 2
 vt_net_stop 3
