@@ -83,10 +83,8 @@ static int load_checked(const char *path, char **bytes, size_t *len,
 static json_t *sha_json(const char *bytes, size_t len)
 {
     uint8_t sha[CRY_HASH_LEN];
-    char hex[CRY_HEX_LEN(CRY_HASH_LEN)];
     cry_sha256(sha, (const uint8_t *)bytes, len);
-    cry_hex(hex, sha, CRY_HASH_LEN);
-    return json_string(hex);
+    return node_json_hex(sha);
 }
 
 static int mud_check(struct cli *cli, const char *path)

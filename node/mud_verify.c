@@ -87,19 +87,12 @@ static void add_vf_finding(struct verify *v, const struct vf_finding *f)
                 f->detail);
 }
 
-static json_t *hex_json(const uint8_t *b, size_t n)
-{
-    char hex[CRY_HEX_LEN(64)];
-    cry_hex(hex, b, n);
-    return json_string(hex);
-}
-
 static json_t *anchor_json(const struct anchor *a)
 {
     json_t *o = json_pack("{s:o, s:s, s:I, s:s, s:o, s:I, s:b, s:b}", "id", node_json_hex(a->id),
                           "org", a->rec.org, "seq", (json_int_t)a->rec.seq, "last_update",
                           a->rec.mud->last_update, "sha256",
-                          hex_json(a->rec.mud->sha256, CRY_HASH_LEN), "size",
+                          node_json_hex(a->rec.mud->sha256), "size",
                           (json_int_t)a->rec.mud->size, "current", a->current, "withdrawn",
                           a->withdrawn);
     json_object_set_new(o, "model", a->rec.mud->model ? json_string(a->rec.mud->model)
@@ -470,7 +463,7 @@ int node_mud_verify(struct store_txn *txn, const struct proto_ecosystem *eco,
     }
 
     res = json_pack("{s:s, s:s, s:o, s:o, s:I, s:o}", "status", status, "url", url, "file_url",
-                    furl ? json_string(furl) : json_null(), "sha256", hex_json(sha, CRY_HASH_LEN),
+                    furl ? json_string(furl) : json_null(), "sha256", node_json_hex(sha),
                     "size", (json_int_t)len, "anchor",
                     match ? node_json_hex(match->id) : json_null());
     if (!res) {
@@ -487,7 +480,7 @@ int node_mud_verify(struct store_txn *txn, const struct proto_ecosystem *eco,
     }
     if (strcmp(status, "MISMATCH") == 0)
         json_object_set_new(res, "expected_sha256",
-                            hex_json(expect->rec.mud->sha256, CRY_HASH_LEN));
+                            node_json_hex(expect->rec.mud->sha256));
     if (strcmp(status, "SUPERSEDED") == 0) {
         struct anchor *newest = latest_of(&v, match->rec.org);
         json_object_set_new(res, "superseded_by",
