@@ -217,7 +217,7 @@ mud_expect "$T/v1.json" 0 VERIFIED "verify thermostat-v1 on the operator's node"
 assert_eq "$A1" "$(mud_field "$T/v1.json" .anchor)" "verify v1: the anchor is the one mud anchor printed"
 assert_eq "$T100" "$(mud_field "$T/v1.json" .url)" "verify v1: url"
 assert_eq "$(tn_sha256 "$V1")" "$(mud_field "$T/v1.json" .sha256)" "verify v1: sha256 of the file"
-assert_eq "" "$(mud_errors "$T/v1.json")" "verify v1: error findings"
+assert_eq "" "$(vt_errors "$T/v1.json")" "verify v1: error findings"
 tn_run "$TRACECTL" mud verify "$V1" --data "$(tn_net_data 3)"
 assert_rc 0 "mud verify (text) thermostat-v1 on the operator's node"
 assert_match "^VERIFIED +$T100" "$(head -n 1 "$TN_OUT")" "mud verify (text): first line"
@@ -247,7 +247,7 @@ for n in t100-444 t100-nl t100-reindented; do
     assert_eq "$(tn_sha256 "$V1")" "$(mud_field "$T/$n.verify.json" .expected_sha256)" "verify $n: expected_sha256 is the anchored digest"
     assert_ne "$(mud_field "$T/$n.verify.json" .expected_sha256)" "$(mud_field "$T/$n.verify.json" .sha256)" "verify $n: expected vs actual sha256"
     mud_has "$T/$n.verify.json" MUD_DIGEST_MISMATCH error "$A1" "verify $n"
-    mud_only_errors "$T/$n.verify.json" MUD_DIGEST_MISMATCH "verify $n"
+    vt_only_errors "$T/$n.verify.json" MUD_DIGEST_MISMATCH "verify $n"
     assert_ne "$A1" "$(mud_field "$T/$n.verify.json" .anchor)" "verify $n: the anchor the file matches"
 done
 tn_say "4. MISMATCH (exit 1) for a one-byte change, a trailing newline and a re-indented copy"
@@ -288,11 +288,11 @@ mud_expect "$T/v1.old.json" 1 SUPERSEDED "verify thermostat-v1 after v2 was anch
 assert_eq "$A1" "$(mud_field "$T/v1.old.json" .anchor)" "verify v1 (superseded): the anchor its bytes match"
 assert_eq "$A2" "$(mud_field "$T/v1.old.json" .superseded_by)" "verify v1 (superseded): superseded_by"
 mud_has "$T/v1.old.json" MUD_SUPERSEDED error "$A1" "verify v1 (superseded)"
-mud_only_errors "$T/v1.old.json" MUD_SUPERSEDED "verify v1 (superseded)"
+vt_only_errors "$T/v1.old.json" MUD_SUPERSEDED "verify v1 (superseded)"
 mud_verify 3 "$V2" "$T/v2.json"
 mud_expect "$T/v2.json" 0 VERIFIED "verify thermostat-v2"
 assert_eq "$A2" "$(mud_field "$T/v2.json" .anchor)" "verify v2: anchor"
-assert_eq "" "$(mud_errors "$T/v2.json")" "verify v2: error findings"
+assert_eq "" "$(vt_errors "$T/v2.json")" "verify v2: error findings"
 
 # stale versions are refused and write nothing; the same bytes again change nothing
 lu() { sed "s/\"last-update\": \"2025-03-01T09:00:00Z\"/\"last-update\": \"$1\"/" "$V1" >"$2"; }
@@ -374,7 +374,7 @@ jq -e --arg o "${VT_ID[m.ok.c]}" --arg m "$MODEL" --arg a "$A2" '
     .anchor == $a and .verdict == "ok" and .device.verdict == "ok" and
     .device.maker == "maker" and .device.model == $m and .device.origin == $o' "$T/dev.ok.json" >/dev/null ||
     tn_fail "verify --device dev.ok: expected anchor v2, verdict ok, device {maker, model $MODEL, origin the commission, verdict ok}; actual $(jq -c '{anchor, verdict, device}' "$T/dev.ok.json")"
-assert_eq "" "$(mud_errors "$T/dev.ok.json")" "verify --device dev.ok: error findings"
+assert_eq "" "$(vt_errors "$T/dev.ok.json")" "verify --device dev.ok: error findings"
 tn_run "$TRACECTL" mud verify "$V2" --device "$P.dev.ok" --data "$(tn_net_data 3)"
 assert_rc 0 "mud verify (text) --device dev.ok"
 assert_match 'pedigree ok' "$(cat "$TN_OUT")" "mud verify (text) --device dev.ok: the device line"
@@ -388,7 +388,7 @@ for d in t200 nomodel; do
     mud_verify 3 "$V2" "$T/dev.$d.json" --device "$P.dev.$d"
     [ "$MUD_RC" == 1 ] || tn_fail "verify --device dev.$d (the device's model is not the anchor's): exit code expected 1, actual $MUD_RC; findings: $(mud_findings "$T/dev.$d.json")"
     mud_has "$T/dev.$d.json" MUD_MODEL_MISMATCH error "$A2" "verify --device dev.$d"
-    mud_only_errors "$T/dev.$d.json" MUD_MODEL_MISMATCH "verify --device dev.$d"
+    vt_only_errors "$T/dev.$d.json" MUD_MODEL_MISMATCH "verify --device dev.$d"
     assert_eq fail "$(mud_field "$T/dev.$d.json" .verdict)" "verify --device dev.$d: verdict"
 done
 
@@ -402,7 +402,7 @@ assert_eq "rival null" "$(jq -r '"\(.device.maker) \(.anchor)"' "$T/dev.clone.js
 mud_verify 3 "$V2" "$T/dev.break.json" --device "$P.dev.break"
 [ "$MUD_RC" == 1 ] || tn_fail "verify --device dev.break (custody break): exit code expected 1, actual $MUD_RC; findings: $(mud_findings "$T/dev.break.json")"
 mud_has "$T/dev.break.json" MUD_DEVICE_PEDIGREE error null "verify --device dev.break"
-mud_only_errors "$T/dev.break.json" MUD_DEVICE_PEDIGREE "verify --device dev.break"
+vt_only_errors "$T/dev.break.json" MUD_DEVICE_PEDIGREE "verify --device dev.break"
 assert_eq fail "$(mud_field "$T/dev.break.json" .device.verdict)" "verify --device dev.break: device verdict"
 jq -e --arg r "${VT_ID[c.break.ship]}" 'any(.device.findings[]; .code == "CUSTODY_BREAK" and .record == $r)' \
     "$T/dev.break.json" >/dev/null ||
@@ -412,7 +412,7 @@ jq -e --arg r "${VT_ID[c.break.ship]}" 'any(.device.findings[]; .code == "CUSTOD
 mud_verify 3 "$V2" "$T/dev.inc.json" --device "$P.dev.inc"
 mud_expect "$T/dev.inc.json" 3 VERIFIED "verify --device dev.inc (incomplete pedigree)"
 assert_eq "incomplete incomplete" "$(jq -r '"\(.verdict) \(.device.verdict)"' "$T/dev.inc.json")" "verify --device dev.inc: verdicts"
-assert_eq "" "$(mud_errors "$T/dev.inc.json")" "verify --device dev.inc: error findings"
+assert_eq "" "$(vt_errors "$T/dev.inc.json")" "verify --device dev.inc: error findings"
 mud_has "$T/dev.inc.json" MUD_DEVICE_PEDIGREE warning null "verify --device dev.inc"
 
 # --org against the device's maker
@@ -494,7 +494,7 @@ assert_eq "$M" "$(vt_shard 3 maker size)" "maker's shard on the operator's node 
 mud_verify 3 "$T/t100-v3.json" "$T/v3.json"
 mud_expect "$T/v3.json" 0 VERIFIED "verify t100-v3 (anchored by the peer's record)"
 assert_eq "$A3" "$(mud_field "$T/v3.json" .anchor)" "verify t100-v3: anchor"
-assert_eq "" "$(mud_errors "$T/v3.json")" "verify t100-v3: error findings"
+assert_eq "" "$(vt_errors "$T/v3.json")" "verify t100-v3: error findings"
 mud_verify 3 "$V2" "$T/v2.old.json"
 mud_expect "$T/v2.old.json" 1 SUPERSEDED "verify thermostat-v2 after v3"
 assert_eq "$A3" "$(mud_field "$T/v2.old.json" .superseded_by)" "verify v2 after v3: superseded_by"

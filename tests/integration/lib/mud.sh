@@ -77,16 +77,6 @@ mud_has() {
         tn_fail "$5: expected finding $2 ($3) on $(vt_name "$4"), actual findings: $(mud_findings "$1")"
 }
 
-# mud_errors OUT: the distinct codes of error findings, sorted, space-separated.
-mud_errors() { jq -r '[.findings[] | select(.severity == "error") | .code] | unique | join(" ")' "$1"; }
-
-# mud_only_errors OUT "CODE..." WHAT: the error findings are exactly of these codes.
-mud_only_errors() {
-    local got
-    got=$(mud_errors "$1")
-    [ "$got" == "$2" ] ||
-        tn_fail "$3: expected error codes [$2], actual [$got]; findings: $(mud_findings "$1")"
-}
 
 # mud_field OUT JQ: jq -r of a verify document.
 mud_field() { jq -r "$2" "$1"; }
