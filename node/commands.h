@@ -19,5 +19,6 @@ int cmd_verify_disclosure(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_verify_bundle(int argc, char **argv);
 int cmd_mud(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ static const char usage[] =
     "  mud anchor FILE [--model M]          anchor its SHA-256 in this org's shard\n"
     "  mud verify FILE [--device ITEM]      is it the anchored, current file (and device)?\n"
     "  status                               the running node, its peers and shards\n"
+    "  fsck                                 re-verify the whole repository offline\n"
     "  governance add-org|revoke|rotate ... governance records (signed by the governance key)\n"
     "  import FILE...                       records signed elsewhere, checked like a peer's\n"
     "\n"
@@ -44,7 +45,7 @@ static const struct {
     {"trace", cmd_trace},   {"where-used", cmd_where_used},
     {"disclose", cmd_disclose}, {"verify-disclosure", cmd_verify_disclosure},
     {"export", cmd_export},     {"verify-bundle", cmd_verify_bundle},
-    {"mud", cmd_mud},
+    {"mud", cmd_mud},           {"fsck", cmd_fsck},
 };
 
 int main(int argc, char **argv)

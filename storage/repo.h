@@ -216,4 +216,22 @@ int store_secret_put(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], cons
 int store_secret_get(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], const char *name,
                      const uint8_t **salt, const char **value, size_t *value_len) TN_MUST_CHECK;
 
+/* --- checking a whole repository ------------------------------------------------------ */
+
+struct store_fsck_stats {
+    uint64_t shards, records, merkle_nodes, checkpoints, index_entries, problems;
+};
+
+/* A problem found: org (NULL if none applies), seq (-1 if none) and what is wrong. */
+typedef void (*store_fsck_cb)(void *ctx, const char *org, int64_t seq, const char *problem);
+
+/* Re-verifies everything in txn's view of the repository against eco (the effective
+ * ecosystem): every record's bytes, id, strict decoding, chain link, signer, role and (with
+ * signatures) signature; every stored Merkle node, recomputed; every checkpoint's
+ * signature and root; and every entry of every index against the records, and the number
+ * of entries against what the records call for. Each problem goes to fn; st gets the
+ * counts. Returns 0 when the check ran (problems or not), or an error that stopped it. */
+int store_fsck(struct store_txn *txn, const struct proto_ecosystem *eco, bool signatures,
+               store_fsck_cb fn, void *ctx, struct store_fsck_stats *st) TN_MUST_CHECK;
+
 #endif
