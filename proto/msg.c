@@ -173,6 +173,22 @@ uint32_t proto_frame_get_len(const uint8_t in[4])
     return (uint32_t)be(in, 4);
 }
 
+int proto_frame_peek(const uint8_t *buf, size_t len, size_t max, size_t *body_len, bool *whole)
+{
+    uint32_t n;
+
+    *body_len = 0;
+    *whole = false;
+    if (len < PROTO_FRAME_HDR)
+        return 0;
+    n = proto_frame_get_len(buf);
+    if (n > max)
+        return TN_ERR_TOO_BIG;
+    *body_len = n;
+    *whole = len - PROTO_FRAME_HDR >= n;
+    return 0;
+}
+
 bool proto_msg_str_eq(const msgpack_object *o, const char *s)
 {
     size_t n = strlen(s);

@@ -49,9 +49,19 @@ void proto_msg_release(struct proto_msg *m);
 /* Packs the array header, type and req_id; the caller packs exactly one body object. */
 void proto_msg_begin(msgpack_packer *pk, uint64_t type, int64_t req_id);
 
-/* Big-endian 32-bit length prefix of local API frames. */
+/* Big-endian 32-bit length prefix of frames (local API and peer protocol). */
+#define PROTO_FRAME_HDR 4
 void proto_frame_put_len(uint8_t out[4], uint32_t len);
 uint32_t proto_frame_get_len(const uint8_t in[4]);
+
+/* Looks for the frame at the start of buf[0..len) (a stream as it arrives): the length
+ * prefix, then that many bytes of body. Returns 0 when the prefix is complete and at most
+ * max, with *body_len set and *whole true once the body has arrived too (it starts at
+ * buf + PROTO_FRAME_HDR); 0 with *whole false while fewer than PROTO_FRAME_HDR bytes are
+ * there. TN_ERR_TOO_BIG when the prefix declares more than max: the stream is wrong before
+ * anything is buffered for it. */
+int proto_frame_peek(const uint8_t *buf, size_t len, size_t max, size_t *body_len,
+                     bool *whole) TN_MUST_CHECK;
 
 /* Helpers for reading bodies. */
 const msgpack_object *proto_msg_map_get(const msgpack_object *map, const char *key);
