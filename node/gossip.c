@@ -17,12 +17,12 @@
 #include "node/peer.h"
 #include "proto/wire.h"
 
-#define RANGE_MAX 4096      /* records per range request */
+#define RANGE_MAX PROTO_WIRE_RANGE_MAX /* records per range request */
 #define FETCH_CREDIT 8192   /* records in flight per shard */
 #define FETCH_STALL_MS 10000
 #define EAGER_PEERS 3       /* new records go in full to this many peers, announced to the rest */
 #define FRAME_BUDGET (PROTO_WIRE_FRAME_MAX - 1024) /* room for the message around records */
-#define CLOCK_PER_FRAME 100
+#define CLOCK_PER_FRAME PROTO_WIRE_CLOCK_MAX
 
 struct gview {
     char org[PROTO_ID_MAX + 1];
@@ -75,63 +75,24 @@ struct gossip {
 
 /* --- small helpers ---------------------------------------------------------------------- */
 
-struct out {
+/* Encodes w (proto/wire.h) and sends it as one frame. */
+static void send_msg(struct node_peer *p, const struct proto_wire_msg *w)
+{
     msgpack_sbuffer sb;
     msgpack_packer pk;
-};
 
-static void out_begin(struct out *o, uint64_t type, int64_t req)
-{
-    msgpack_sbuffer_init(&o->sb);
-    msgpack_packer_init(&o->pk, &o->sb, msgpack_sbuffer_write);
-    proto_msg_begin(&o->pk, type, req);
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (proto_wire_encode(&pk, w) != 0)
+        node_error("internal: a %s message that breaks its own rules", proto_wire_name(w->type));
+    else
+        node_peer_send(p, &sb);
+    msgpack_sbuffer_destroy(&sb);
 }
 
-static void out_send(struct node_peer *p, struct out *o)
+static void set_org(char dst[PROTO_ID_MAX + 1], const char *org)
 {
-    node_peer_send(p, &o->sb);
-    msgpack_sbuffer_destroy(&o->sb);
-}
-
-static void pk_str(msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-static void pk_bin(msgpack_packer *pk, const uint8_t *b, size_t n)
-{
-    msgpack_pack_bin_with_body(pk, b, n);
-}
-
-/* Body accessors: false when absent or of the wrong type. */
-static bool get_u64(const msgpack_object *body, const char *key, uint64_t *out)
-{
-    const msgpack_object *o = proto_msg_map_get(body, key);
-    if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return false;
-    *out = o->via.u64;
-    return true;
-}
-
-static bool get_id(const msgpack_object *body, const char *key, char out[PROTO_ID_MAX + 1])
-{
-    const msgpack_object *o = proto_msg_map_get(body, key);
-    if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
-        o->via.str.size > PROTO_ID_MAX)
-        return false;
-    memcpy(out, o->via.str.ptr, o->via.str.size);
-    out[o->via.str.size] = '\0';
-    return proto_id_ok(out);
-}
-
-static bool get_bin(const msgpack_object *body, const char *key, const uint8_t **p, size_t *n)
-{
-    const msgpack_object *o = proto_msg_map_get(body, key);
-    if (!o || o->type != MSGPACK_OBJECT_BIN)
-        return false;
-    *p = (const uint8_t *)o->via.bin.ptr;
-    *n = o->via.bin.size;
-    return true;
+    snprintf(dst, PROTO_ID_MAX + 1, "%s", org);
 }
 
 static struct gossip *G(struct node *n)
@@ -249,7 +210,7 @@ static void pump(struct node *n, struct gshard *s)
 {
     struct node_peer *best = NULL;
     uint64_t best_size = 0;
-    struct out o;
+    struct proto_wire_msg w;
     uint64_t limit;
 
     if (s->frozen || s->outstanding || strcmp(s->org, n->self->id) == 0)
@@ -286,60 +247,45 @@ chosen:
     s->fetch_peer = best->g->id;
     s->outstanding = true;
     s->progress_ms = node_now_ms(n);
-    out_begin(&o, PROTO_WIRE_RANGE_REQ, 0);
-    msgpack_pack_map(&o.pk, 3);
-    pk_str(&o.pk, "org");
-    pk_str(&o.pk, s->org);
-    pk_str(&o.pk, "from");
-    msgpack_pack_uint64(&o.pk, s->upto);
-    pk_str(&o.pk, "limit");
-    msgpack_pack_uint64(&o.pk, limit);
+    proto_wire_init(&w, PROTO_WIRE_RANGE_REQ, 0);
+    set_org(w.u.range_req.org, s->org);
+    w.u.range_req.from = s->upto;
+    w.u.range_req.limit = limit;
     s->upto += limit;
-    out_send(best, &o);
+    send_msg(best, &w);
 }
 
 static void send_cons_req(struct node_peer *p, struct gview *v, uint64_t old, uint64_t new_size)
 {
-    struct out o;
+    struct proto_wire_msg w;
 
     v->cons_pending = true;
-    out_begin(&o, PROTO_WIRE_CONS_REQ, 0);
-    msgpack_pack_map(&o.pk, 3);
-    pk_str(&o.pk, "org");
-    pk_str(&o.pk, v->org);
-    pk_str(&o.pk, "old");
-    msgpack_pack_uint64(&o.pk, old);
-    pk_str(&o.pk, "new");
-    msgpack_pack_uint64(&o.pk, new_size);
-    out_send(p, &o);
+    proto_wire_init(&w, PROTO_WIRE_CONS_REQ, 0);
+    set_org(w.u.cons_req.org, v->org);
+    w.u.cons_req.old = old;
+    w.u.cons_req.new_size = new_size;
+    send_msg(p, &w);
 }
 
 static void send_root_req(struct node_peer *p, const char *org, uint64_t size)
 {
-    struct out o;
+    struct proto_wire_msg w;
 
-    out_begin(&o, PROTO_WIRE_ROOT_REQ, 0);
-    msgpack_pack_map(&o.pk, 2);
-    pk_str(&o.pk, "org");
-    pk_str(&o.pk, org);
-    pk_str(&o.pk, "size");
-    msgpack_pack_uint64(&o.pk, size);
-    out_send(p, &o);
+    proto_wire_init(&w, PROTO_WIRE_ROOT_REQ, 0);
+    set_org(w.u.root_req.org, org);
+    w.u.root_req.size = size;
+    send_msg(p, &w);
 }
 
 static void send_range_req(struct node_peer *p, const char *org, uint64_t from, uint64_t limit)
 {
-    struct out o;
+    struct proto_wire_msg w;
 
-    out_begin(&o, PROTO_WIRE_RANGE_REQ, 0);
-    msgpack_pack_map(&o.pk, 3);
-    pk_str(&o.pk, "org");
-    pk_str(&o.pk, org);
-    pk_str(&o.pk, "from");
-    msgpack_pack_uint64(&o.pk, from);
-    pk_str(&o.pk, "limit");
-    msgpack_pack_uint64(&o.pk, limit);
-    out_send(p, &o);
+    proto_wire_init(&w, PROTO_WIRE_RANGE_REQ, 0);
+    set_org(w.u.range_req.org, org);
+    w.u.range_req.from = from;
+    w.u.range_req.limit = limit;
+    send_msg(p, &w);
 }
 
 /* Locating a fork: roots agree at size lo, differ at hi. Binary search with ROOT_REQ, then
@@ -376,74 +322,57 @@ static void probe_start(struct node_peer *p, const char *org, uint64_t differ_at
 
 /* --- clocks and checkpoints ------------------------------------------------------------- */
 
+/* Our clock: every shard we hold, CLOCK_PER_FRAME to a frame (at least one frame, empty
+ * when we hold nothing: the peer may have something for us). */
 struct clock_ctx {
-    struct node *n;
     struct node_peer *p;
     struct store_txn *txn;
-    struct out o;
-    size_t in_frame;
-    size_t total, sent;
+    struct proto_wire_shard shards[CLOCK_PER_FRAME]; /* notes point into txn */
+    size_t in_frame, sent;
 };
 
-static int count_shard(void *ctx, const char *org, const struct store_shard *s)
+static void clock_flush(struct clock_ctx *c)
 {
-    (void)org;
-    (void)s;
-    ((struct clock_ctx *)ctx)->total++;
-    return 0;
-}
+    struct proto_wire_msg w;
 
-static void clock_frame_begin(struct clock_ctx *c)
-{
-    size_t left = c->total - c->sent;
-    out_begin(&c->o, PROTO_WIRE_CLOCK, 0);
-    msgpack_pack_map(&c->o.pk, 1);
-    pk_str(&c->o.pk, "shards");
-    msgpack_pack_array(&c->o.pk, left < CLOCK_PER_FRAME ? left : CLOCK_PER_FRAME);
+    proto_wire_init(&w, PROTO_WIRE_CLOCK, 0);
+    w.u.clock.shards = c->shards;
+    w.u.clock.n_shards = c->in_frame;
+    send_msg(c->p, &w);
+    c->sent += c->in_frame;
     c->in_frame = 0;
 }
 
 static int clock_entry(void *ctx, const char *org, const struct store_shard *s)
 {
     struct clock_ctx *c = ctx;
-    uint8_t root[CRY_HASH_LEN];
-    const char *note;
-    size_t note_len;
+    struct proto_wire_shard *e = &c->shards[c->in_frame];
     uint64_t cp_size;
     int rc;
 
-    if (c->in_frame == 0)
-        clock_frame_begin(c);
-    if ((rc = store_root(c->txn, org, s->size, root)) != 0)
+    memset(e, 0, sizeof *e);
+    set_org(e->org, org);
+    e->size = s->size;
+    if ((rc = store_root(c->txn, org, s->size, e->root)) != 0)
         return rc;
-    msgpack_pack_array(&c->o.pk, 4);
-    pk_str(&c->o.pk, org);
-    msgpack_pack_uint64(&c->o.pk, s->size);
-    pk_bin(&c->o.pk, root, CRY_HASH_LEN);
-    if (store_checkpoint_get(c->txn, org, &cp_size, &note, &note_len) == 0)
-        msgpack_pack_str_with_body(&c->o.pk, note, note_len);
-    else
-        msgpack_pack_nil(&c->o.pk);
-    c->sent++;
-    if (++c->in_frame == CLOCK_PER_FRAME || c->sent == c->total) {
-        out_send(c->p, &c->o);
-        c->in_frame = 0;
+    if (store_checkpoint_get(c->txn, org, &cp_size, &e->note, &e->note_len) != 0) {
+        e->note = NULL;
+        e->note_len = 0;
     }
+    if (++c->in_frame == CLOCK_PER_FRAME)
+        clock_flush(c);
     return 0;
 }
 
 static void send_clock(struct node_peer *p)
 {
-    struct clock_ctx c = {.n = p->node, .p = p};
+    struct clock_ctx c = {.p = p};
 
     if (store_txn_begin(p->node->repo, false, &c.txn) != 0)
         return;
-    if (store_shard_each(c.txn, count_shard, &c) == 0 && c.total == 0) {
-        clock_frame_begin(&c); /* nothing held: say so, the peer may have something */
-        out_send(p, &c.o);
-    } else if (c.total > 0 && store_shard_each(c.txn, clock_entry, &c) != 0 && c.in_frame) {
-        msgpack_sbuffer_destroy(&c.o.sb);
-    }
+    /* a shard that cannot be read ends the clock there: the rest comes next heartbeat */
+    if (store_shard_each(c.txn, clock_entry, &c) == 0 && (c.in_frame > 0 || c.sent == 0))
+        clock_flush(&c);
     store_txn_abort(c.txn);
 }
 
@@ -503,46 +432,28 @@ static void check_note(struct node *n, struct gshard *s)
     node_writer_replicate(n->writer, r);
 }
 
-static void on_clock(struct node_peer *p, const msgpack_object *body)
+static void on_clock(struct node_peer *p, const struct proto_wire_clock *c)
 {
     struct node *n = p->node;
-    const msgpack_object *shards = proto_msg_map_get(body, "shards");
 
-    if (!shards || shards->type != MSGPACK_OBJECT_ARRAY) {
-        node_peer_drop(p, "malformed CLOCK");
-        return;
-    }
-    for (uint32_t i = 0; i < shards->via.array.size && p->state == PEER_OPEN; i++) {
-        const msgpack_object *e = &shards->via.array.ptr[i], *a;
-        char org[PROTO_ID_MAX + 1];
+    for (size_t i = 0; i < c->n_shards && p->state == PEER_OPEN; i++) {
+        const struct proto_wire_shard *e = &c->shards[i];
+        const char *org = e->org;
         struct gshard *s;
         struct gview *v;
         uint8_t ours[CRY_HASH_LEN];
-        uint64_t size;
+        uint64_t size = e->size;
 
-        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 4 ||
-            (a = e->via.array.ptr)[0].type != MSGPACK_OBJECT_STR ||
-            a[0].via.str.size == 0 || a[0].via.str.size > PROTO_ID_MAX ||
-            a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[2].type != MSGPACK_OBJECT_BIN ||
-            a[2].via.bin.size != CRY_HASH_LEN ||
-            (a[3].type != MSGPACK_OBJECT_NIL && a[3].type != MSGPACK_OBJECT_STR)) {
-            node_peer_drop(p, "malformed CLOCK entry");
-            return;
-        }
-        memcpy(org, a[0].via.str.ptr, a[0].via.str.size);
-        org[a[0].via.str.size] = '\0';
-        if (!proto_id_ok(org) || !proto_ecosystem_org(node_eco(n), org))
+        if (!proto_ecosystem_org(node_eco(n), org))
             continue; /* not a member: nothing to replicate, no blame */
-        size = a[1].via.u64;
         if (!(s = shard(n, org)) || !(v = view(p->g, org)))
             continue;
-        if (a[3].type == MSGPACK_OBJECT_STR &&
-            take_checkpoint(p, org, a[3].via.str.ptr, a[3].via.str.size) != 0)
+        if (e->note && take_checkpoint(p, org, e->note, e->note_len) != 0)
             return;
         if (size != v->size)
             v->cons_ok = v->cons_ok && size > v->size; /* a longer history needs no recheck */
         v->size = size;
-        memcpy(v->root, a[2].via.bin.ptr, CRY_HASH_LEN);
+        memcpy(v->root, e->root, CRY_HASH_LEN);
         v->has_root = true;
         if (size > s->peer_max)
             s->peer_max = size;
@@ -562,90 +473,56 @@ static void on_clock(struct node_peer *p, const msgpack_object *body)
     }
 }
 
-static void on_cons_req(struct node_peer *p, const struct proto_msg *m)
+static void on_cons_req(struct node_peer *p, int64_t req_id, const struct proto_wire_cons_req *q)
 {
     struct node *n = p->node;
-    uint8_t path[CRY_MERKLE_MAX_PROOF][CRY_HASH_LEN], root[CRY_HASH_LEN];
-    char org[PROTO_ID_MAX + 1];
-    uint64_t old, new_size;
+    uint8_t path[CRY_MERKLE_MAX_PROOF][CRY_HASH_LEN];
+    struct proto_wire_msg w;
+    uint64_t new_size = q->new_size;
     struct store_txn *txn;
     struct store_shard st;
     size_t len = 0;
-    struct out o;
     int rc;
 
-    if (!get_id(m->body, "org", org) || !get_u64(m->body, "old", &old) ||
-        !get_u64(m->body, "new", &new_size)) {
-        node_peer_drop(p, "malformed CONS_REQ");
-        return;
-    }
+    proto_wire_init(&w, PROTO_WIRE_CONS, req_id);
     if (store_txn_begin(n->repo, false, &txn) != 0)
         return;
-    rc = store_shard_get(txn, org, &st);
+    rc = store_shard_get(txn, q->org, &st);
     if (rc == 0 && new_size > st.size)
         new_size = st.size; /* what we hold */
-    if (rc == 0 && old > 0 && old <= new_size)
-        rc = store_consistency_proof(txn, org, old, new_size, path, &len);
+    if (rc == 0 && q->old > 0 && q->old <= new_size)
+        rc = store_consistency_proof(txn, q->org, q->old, new_size, path, &len);
     else
         rc = TN_ERR_NOT_FOUND;
     if (rc == 0)
-        rc = store_root(txn, org, new_size, root);
+        rc = store_root(txn, q->org, new_size, w.u.cons.root);
     store_txn_abort(txn);
     if (rc != 0)
         return; /* nothing to prove from here; the asker will try again */
-    out_begin(&o, PROTO_WIRE_CONS, m->req_id);
-    msgpack_pack_map(&o.pk, 5);
-    pk_str(&o.pk, "org");
-    pk_str(&o.pk, org);
-    pk_str(&o.pk, "old");
-    msgpack_pack_uint64(&o.pk, old);
-    pk_str(&o.pk, "new");
-    msgpack_pack_uint64(&o.pk, new_size);
-    pk_str(&o.pk, "root");
-    pk_bin(&o.pk, root, CRY_HASH_LEN);
-    pk_str(&o.pk, "path");
-    msgpack_pack_array(&o.pk, len);
-    for (size_t i = 0; i < len; i++)
-        pk_bin(&o.pk, path[i], CRY_HASH_LEN);
-    out_send(p, &o);
+    set_org(w.u.cons.org, q->org);
+    w.u.cons.old = q->old;
+    w.u.cons.new_size = new_size;
+    w.u.cons.path = (const uint8_t(*)[CRY_HASH_LEN])path;
+    w.u.cons.n_path = len;
+    send_msg(p, &w);
 }
 
-static void on_cons(struct node_peer *p, const struct proto_msg *m)
+static void on_cons(struct node_peer *p, const struct proto_wire_cons *c)
 {
     struct node *n = p->node;
-    uint8_t path[CRY_MERKLE_MAX_PROOF][CRY_HASH_LEN], ours[CRY_HASH_LEN];
-    const msgpack_object *po = proto_msg_map_get(m->body, "path");
-    const uint8_t *root;
-    size_t root_len;
-    char org[PROTO_ID_MAX + 1];
-    uint64_t old, new_size;
+    uint8_t ours[CRY_HASH_LEN];
     struct gview *v;
     struct gshard *s;
 
-    if (!get_id(m->body, "org", org) || !get_u64(m->body, "old", &old) ||
-        !get_u64(m->body, "new", &new_size) || !get_bin(m->body, "root", &root, &root_len) ||
-        root_len != CRY_HASH_LEN || !po || po->type != MSGPACK_OBJECT_ARRAY ||
-        po->via.array.size > CRY_MERKLE_MAX_PROOF) {
-        node_peer_drop(p, "malformed CONS");
-        return;
-    }
-    for (uint32_t i = 0; i < po->via.array.size; i++) {
-        const msgpack_object *h = &po->via.array.ptr[i];
-        if (h->type != MSGPACK_OBJECT_BIN || h->via.bin.size != CRY_HASH_LEN) {
-            node_peer_drop(p, "malformed CONS path");
-            return;
-        }
-        memcpy(path[i], h->via.bin.ptr, CRY_HASH_LEN);
-    }
-    if (!(v = view(p->g, org)) || !(s = shard(n, org)))
+    if (!(v = view(p->g, c->org)) || !(s = shard(n, c->org)))
         return;
     v->cons_pending = false;
-    if (our_root(n, org, old, ours) != 0)
+    if (our_root(n, c->org, c->old, ours) != 0)
         return;
-    if (cry_merkle_verify_consistency(old, new_size, ours, root, (const uint8_t(*)[32])path,
-                                      po->via.array.size) != 0) {
+    if (cry_merkle_verify_consistency(c->old, c->new_size, ours, c->root, c->path, c->n_path) !=
+        0) {
         /* Their history does not extend ours: find where they part. */
-        probe_start(p, org, old);
+        probe_start(p, c->org, c->old);
         return;
     }
     v->cons_ok = true;
@@ -660,15 +537,23 @@ static void serve(struct node_peer *p)
 {
     struct gossip_peer *g = p->g;
     struct node *n = p->node;
+    struct proto_wire_bin *recs;
     struct store_txn *txn;
 
-    if (!g || !g->serving || store_txn_begin(n->repo, false, &txn) != 0)
+    if (!g || !g->serving)
         return;
+    /* every record takes at least 5 bytes of the frame: this many always suffice */
+    if (!(recs = malloc((FRAME_BUDGET / 5 + 1) * sizeof *recs)))
+        return;
+    if (store_txn_begin(n->repo, false, &txn) != 0) {
+        free(recs);
+        return;
+    }
     while (g->serving && p->state == PEER_OPEN && node_peer_queued(p) < PEER_SEND_HIGH) {
-        struct out o;
+        struct proto_wire_msg w;
         size_t bytes = 0, count = 0;
         uint64_t from = g->s_next, seq;
-        /* count what fits in one frame */
+        /* what fits in one frame; the bytes stay valid until the transaction ends */
         for (seq = from; seq < g->s_end; seq++) {
             uint8_t id[PROTO_ID_LEN];
             const uint8_t *b;
@@ -679,6 +564,8 @@ static void serve(struct node_peer *p)
             if (count > 0 && bytes + len + 5 > FRAME_BUDGET)
                 break;
             bytes += len + 5;
+            recs[count].p = b;
+            recs[count].len = len;
             count++;
         }
         if (count == 0) {
@@ -686,32 +573,18 @@ static void serve(struct node_peer *p)
             break;
         }
         g->s_next = from + count;
-        out_begin(&o, PROTO_WIRE_RECORDS, 0);
-        msgpack_pack_map(&o.pk, 4);
-        pk_str(&o.pk, "org");
-        pk_str(&o.pk, g->s_org);
-        pk_str(&o.pk, "from");
-        msgpack_pack_uint64(&o.pk, from);
-        pk_str(&o.pk, "recs");
-        msgpack_pack_array(&o.pk, count);
-        for (seq = from; seq < from + count; seq++) {
-            uint8_t id[PROTO_ID_LEN];
-            const uint8_t *b;
-            size_t len;
-            if (store_record_at(txn, g->s_org, seq, id) == 0 &&
-                store_record_get(txn, id, &b, &len) == 0)
-                pk_bin(&o.pk, b, len);
-        }
-        pk_str(&o.pk, "last");
-        if (g->s_next >= g->s_end) {
-            msgpack_pack_true(&o.pk);
+        proto_wire_init(&w, PROTO_WIRE_RECORDS, 0);
+        set_org(w.u.records.org, g->s_org);
+        w.u.records.from = from;
+        w.u.records.recs = recs;
+        w.u.records.n_recs = count;
+        w.u.records.last = g->s_next >= g->s_end;
+        if (w.u.records.last)
             g->serving = false;
-        } else {
-            msgpack_pack_false(&o.pk);
-        }
-        out_send(p, &o);
+        send_msg(p, &w);
     }
     store_txn_abort(txn);
+    free(recs);
 }
 
 void gossip_peer_writable(struct node_peer *p)
@@ -720,70 +593,49 @@ void gossip_peer_writable(struct node_peer *p)
         serve(p);
 }
 
-static void on_range_req(struct node_peer *p, const struct proto_msg *m)
+static void on_range_req(struct node_peer *p, const struct proto_wire_range_req *q)
 {
     struct gossip_peer *g = p->g;
     struct node *n = p->node;
-    uint64_t from, limit;
     struct store_txn *txn;
     struct store_shard st;
-    char org[PROTO_ID_MAX + 1];
     int rc;
 
-    if (!get_id(m->body, "org", org) || !get_u64(m->body, "from", &from) ||
-        !get_u64(m->body, "limit", &limit) || limit == 0 || limit > RANGE_MAX) {
-        node_peer_drop(p, "malformed RANGE_REQ");
-        return;
-    }
     if (store_txn_begin(n->repo, false, &txn) != 0)
         return;
-    rc = store_shard_get(txn, org, &st);
+    rc = store_shard_get(txn, q->org, &st);
     store_txn_abort(txn);
     /* One range per peer at a time: a new request replaces the one being served. */
-    snprintf(g->s_org, sizeof g->s_org, "%s", org);
-    g->s_next = from;
-    g->s_end = rc == 0 ? (from + limit < st.size ? from + limit : st.size) : from;
+    snprintf(g->s_org, sizeof g->s_org, "%s", q->org);
+    g->s_next = q->from;
+    g->s_end = rc == 0 ? (q->from + q->limit < st.size ? q->from + q->limit : st.size) : q->from;
     g->serving = true;
     if (g->s_next >= g->s_end) { /* nothing here: say so, so the asker moves on */
-        struct out o;
+        struct proto_wire_msg w;
         g->serving = false;
-        out_begin(&o, PROTO_WIRE_RECORDS, 0);
-        msgpack_pack_map(&o.pk, 4);
-        pk_str(&o.pk, "org");
-        pk_str(&o.pk, org);
-        pk_str(&o.pk, "from");
-        msgpack_pack_uint64(&o.pk, from);
-        pk_str(&o.pk, "recs");
-        msgpack_pack_array(&o.pk, 0);
-        pk_str(&o.pk, "last");
-        msgpack_pack_true(&o.pk);
-        out_send(p, &o);
+        proto_wire_init(&w, PROTO_WIRE_RECORDS, 0);
+        set_org(w.u.records.org, q->org);
+        w.u.records.from = q->from;
+        w.u.records.last = true;
+        send_msg(p, &w);
         return;
     }
     serve(p);
 }
 
-static void on_records(struct node_peer *p, const struct proto_msg *m)
+static void on_records(struct node_peer *p, const struct proto_wire_records *r)
 {
     struct node *n = p->node;
-    const msgpack_object *recs = proto_msg_map_get(m->body, "recs"),
-                         *last = proto_msg_map_get(m->body, "last");
-    char org[PROTO_ID_MAX + 1];
     struct gshard *s;
 
-    if (!get_id(m->body, "org", org) || !recs || !last ||
-        last->type != MSGPACK_OBJECT_BOOLEAN) {
-        node_peer_drop(p, "malformed RECORDS");
+    if (ingest_records(p, r->recs, r->n_recs) != 0)
         return;
-    }
-    if (ingest_records(p, recs) != 0)
-        return;
-    if (!(s = shard(n, org)) || s->fetch_peer != p->g->id)
+    if (!(s = shard(n, r->org)) || s->fetch_peer != p->g->id)
         return;
     s->progress_ms = node_now_ms(n);
-    if (last->via.boolean) {
+    if (r->last) {
         s->outstanding = false;
-        if (recs->via.array.size == 0) /* it had less than it claimed */
+        if (r->n_recs == 0) /* it had less than it claimed */
             s->upto = s->size;
         pump(n, s);
     }
@@ -794,21 +646,15 @@ static void on_records(struct node_peer *p, const struct proto_msg *m)
 static void send_fork(struct node_peer *p, const char *org, uint64_t at, int kind,
                       const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
 {
-    struct out o;
+    struct proto_wire_msg w;
 
-    out_begin(&o, PROTO_WIRE_FORK, 0);
-    msgpack_pack_map(&o.pk, 5);
-    pk_str(&o.pk, "org");
-    pk_str(&o.pk, org);
-    pk_str(&o.pk, "at");
-    msgpack_pack_uint64(&o.pk, at);
-    pk_str(&o.pk, "kind");
-    msgpack_pack_int(&o.pk, kind);
-    pk_str(&o.pk, "a");
-    pk_bin(&o.pk, a, a_len);
-    pk_str(&o.pk, "b");
-    pk_bin(&o.pk, b, b_len);
-    out_send(p, &o);
+    proto_wire_init(&w, PROTO_WIRE_FORK, 0);
+    set_org(w.u.fork.org, org);
+    w.u.fork.at = at;
+    w.u.fork.kind = (uint64_t)kind;
+    w.u.fork.a = (struct proto_wire_bin){a, a_len};
+    w.u.fork.b = (struct proto_wire_bin){b, b_len};
+    send_msg(p, &w);
 }
 
 struct evidence_send {
@@ -826,24 +672,18 @@ static int send_one_evidence(void *ctx, const char *org, uint64_t at,
 
 /* Evidence from a peer is checked from scratch before it freezes anything: two records
  * both validly signed by the org at one seq, or two org-signed checkpoints of one size. */
-static void on_fork(struct node_peer *p, const struct proto_msg *m)
+static void on_fork(struct node_peer *p, const struct proto_wire_fork *f)
 {
     struct node *n = p->node;
-    char org[PROTO_ID_MAX + 1], err[256];
-    const uint8_t *a, *b;
-    size_t a_len, b_len;
-    uint64_t at, kind;
+    const char *org = f->org;
+    const uint8_t *a = f->a.p, *b = f->b.p;
+    size_t a_len = f->a.len, b_len = f->b.len;
+    uint64_t at = f->at;
+    char err[256];
     struct node_repl *r;
     bool ok = false;
 
-    if (!get_id(m->body, "org", org) || !get_u64(m->body, "at", &at) ||
-        !get_u64(m->body, "kind", &kind) || !get_bin(m->body, "a", &a, &a_len) ||
-        !get_bin(m->body, "b", &b, &b_len) || a_len > PROTO_RECORD_MAX ||
-        b_len > PROTO_RECORD_MAX) {
-        node_peer_drop(p, "malformed FORK");
-        return;
-    }
-    if (kind == STORE_EVIDENCE_RECORDS) {
+    if (f->kind == STORE_EVIDENCE_RECORDS) {
         struct proto_record ra, rb;
         proto_record_init(&ra);
         proto_record_init(&rb);
@@ -855,7 +695,7 @@ static void on_fork(struct node_peer *p, const struct proto_msg *m)
              store_check_record(node_eco(n), &rb, true, err, sizeof err) == 0;
         proto_record_release(&ra);
         proto_record_release(&rb);
-    } else if (kind == STORE_EVIDENCE_CHECKPOINTS) {
+    } else if (f->kind == STORE_EVIDENCE_CHECKPOINTS) {
         const struct proto_org *o = proto_ecosystem_org(node_eco(n), org);
         struct cry_checkpoint ca, cb;
         char origin[CRY_ORIGIN_MAX + 1];
@@ -880,7 +720,7 @@ static void on_fork(struct node_peer *p, const struct proto_msg *m)
     r->peer_id = p->g->id;
     snprintf(r->org, sizeof r->org, "%s", org);
     r->seq = at;
-    r->ev_kind = (int)kind;
+    r->ev_kind = (int)f->kind;
     memcpy(r->a, a, a_len);
     memcpy(r->b, b, b_len);
     r->a_len = a_len;
@@ -888,57 +728,33 @@ static void on_fork(struct node_peer *p, const struct proto_msg *m)
     node_writer_replicate(n->writer, r);
 }
 
-static void on_root_req(struct node_peer *p, const struct proto_msg *m)
+static void on_root_req(struct node_peer *p, int64_t req_id, const struct proto_wire_root_req *q)
 {
-    char org[PROTO_ID_MAX + 1];
-    uint8_t root[CRY_HASH_LEN];
-    uint64_t size;
-    struct out o;
-    bool have;
+    struct proto_wire_msg w;
 
-    if (!get_id(m->body, "org", org) || !get_u64(m->body, "size", &size)) {
-        node_peer_drop(p, "malformed ROOT_REQ");
-        return;
-    }
-    have = our_root(p->node, org, size, root) == 0;
-    out_begin(&o, PROTO_WIRE_ROOT, m->req_id);
-    msgpack_pack_map(&o.pk, 3);
-    pk_str(&o.pk, "org");
-    pk_str(&o.pk, org);
-    pk_str(&o.pk, "size");
-    msgpack_pack_uint64(&o.pk, size);
-    pk_str(&o.pk, "root");
-    if (have)
-        pk_bin(&o.pk, root, CRY_HASH_LEN);
-    else
-        msgpack_pack_nil(&o.pk);
-    out_send(p, &o);
+    proto_wire_init(&w, PROTO_WIRE_ROOT, req_id);
+    set_org(w.u.root.org, q->org);
+    w.u.root.size = q->size;
+    w.u.root.has_root = our_root(p->node, q->org, q->size, w.u.root.root) == 0;
+    send_msg(p, &w);
 }
 
-static void on_root(struct node_peer *p, const struct proto_msg *m)
+static void on_root(struct node_peer *p, const struct proto_wire_root *r)
 {
     struct gossip_peer *g = p->g;
-    char org[PROTO_ID_MAX + 1];
     uint8_t ours[CRY_HASH_LEN];
-    const uint8_t *root;
-    size_t root_len;
-    uint64_t size;
 
-    if (!get_id(m->body, "org", org) || !get_u64(m->body, "size", &size)) {
-        node_peer_drop(p, "malformed ROOT");
-        return;
-    }
-    if (!g->probing || strcmp(org, g->pr_org) != 0 || size <= g->pr_lo || size >= g->pr_hi)
+    if (!g->probing || strcmp(r->org, g->pr_org) != 0 || r->size <= g->pr_lo ||
+        r->size >= g->pr_hi)
         return; /* not asked for */
-    if (!get_bin(m->body, "root", &root, &root_len) || root_len != CRY_HASH_LEN ||
-        our_root(p->node, org, size, ours) != 0) {
+    if (!r->has_root || our_root(p->node, r->org, r->size, ours) != 0) {
         g->probing = false; /* it no longer has (or we no longer have) that size */
         return;
     }
-    if (memcmp(ours, root, CRY_HASH_LEN) == 0)
-        g->pr_lo = size;
+    if (memcmp(ours, r->root, CRY_HASH_LEN) == 0)
+        g->pr_lo = r->size;
     else
-        g->pr_hi = size;
+        g->pr_hi = r->size;
     probe_step(p);
 }
 
@@ -946,19 +762,14 @@ static void on_root(struct node_peer *p, const struct proto_msg *m)
 
 static void send_hello(struct node_peer *p)
 {
-    struct out o;
+    static const struct proto_wire_text features[] = {{"push", 4}, {"fork-evidence", 13}};
+    struct proto_wire_msg w;
 
-    out_begin(&o, PROTO_WIRE_HELLO, 0);
-    msgpack_pack_map(&o.pk, 3);
-    pk_str(&o.pk, "v");
-    msgpack_pack_uint64(&o.pk, PROTO_WIRE_VERSION);
-    pk_str(&o.pk, "org");
-    pk_str(&o.pk, p->node->self->id);
-    pk_str(&o.pk, "features");
-    msgpack_pack_array(&o.pk, 2);
-    pk_str(&o.pk, "push");
-    pk_str(&o.pk, "fork-evidence");
-    out_send(p, &o);
+    proto_wire_init(&w, PROTO_WIRE_HELLO, 0);
+    set_org(w.u.hello.org, p->node->self->id);
+    w.u.hello.features = features;
+    w.u.hello.n_features = 2;
+    send_msg(p, &w);
 }
 
 void gossip_peer_open(struct node_peer *p)
@@ -1000,78 +811,69 @@ void gossip_peer_closed(struct node_peer *p)
     p->g = NULL;
 }
 
+static void on_announce(struct node_peer *p, const struct proto_wire_announce *a)
+{
+    struct gview *v;
+    struct gshard *s;
+
+    if (!proto_ecosystem_org(node_eco(p->node), a->org) || !(v = view(p->g, a->org)) ||
+        !(s = shard(p->node, a->org)))
+        return;
+    if (a->size > v->size) {
+        v->size = a->size;
+        v->has_root = false;
+        if (a->size > s->peer_max)
+            s->peer_max = a->size;
+        if (v->cons_ok || s->size == 0)
+            pump(p->node, s);
+    }
+}
+
+/* Every body is decoded and checked whole (proto/wire.c) before a handler sees it. */
 void gossip_peer_msg(struct node_peer *p, const struct proto_msg *m)
 {
-    struct out o;
+    struct proto_wire_msg w;
+    char err[256];
+    int rc;
 
     if (!p->g)
         return;
-    if (m->body->type != MSGPACK_OBJECT_MAP && m->type != PROTO_WIRE_PING &&
-        m->type != PROTO_WIRE_PONG) {
-        node_peer_drop(p, "message %llu without a map body", (unsigned long long)m->type);
+    if ((rc = proto_wire_decode(m, &w, err, sizeof err)) != 0) {
+        if (rc == TN_ERR_NOMEM)
+            node_peer_close(p, "out of memory reading its %s", proto_wire_name(m->type));
+        else if (m->type % 2 == 0) /* (an optional one we cannot read is ignored) */
+            node_peer_drop(p, "%s", err);
         return;
     }
-    switch ((enum proto_wire_type)m->type) {
-    case PROTO_WIRE_HELLO: {
-        uint64_t v;
-        char org[PROTO_ID_MAX + 1];
-        if (!get_u64(m->body, "v", &v) || v != PROTO_WIRE_VERSION)
-            node_peer_drop(p, "speaks another protocol version");
-        else if (!get_id(m->body, "org", org) || strcmp(org, p->org->id) != 0)
-            node_peer_drop(p, "says it is org '%s', but its node key is org %s's", org,
-                            p->org->id);
+    switch (w.type) {
+    case PROTO_WIRE_HELLO:
+        if (strcmp(w.u.hello.org, p->org->id) != 0)
+            node_peer_drop(p, "says it is org '%s', but its node key is org %s's",
+                           w.u.hello.org, p->org->id);
+        break;
+    case PROTO_WIRE_CLOCK: on_clock(p, &w.u.clock); break;
+    case PROTO_WIRE_CONS_REQ: on_cons_req(p, w.req_id, &w.u.cons_req); break;
+    case PROTO_WIRE_CONS: on_cons(p, &w.u.cons); break;
+    case PROTO_WIRE_RANGE_REQ: on_range_req(p, &w.u.range_req); break;
+    case PROTO_WIRE_RECORDS: on_records(p, &w.u.records); break;
+    case PROTO_WIRE_PUSH: (void)ingest_records(p, w.u.push.recs, w.u.push.n_recs); break;
+    case PROTO_WIRE_ANNOUNCE: on_announce(p, &w.u.announce); break;
+    case PROTO_WIRE_FORK: on_fork(p, &w.u.fork); break;
+    case PROTO_WIRE_ROOT_REQ: on_root_req(p, w.req_id, &w.u.root_req); break;
+    case PROTO_WIRE_ROOT: on_root(p, &w.u.root); break;
+    case PROTO_WIRE_PING: {
+        struct proto_wire_msg pong;
+        proto_wire_init(&pong, PROTO_WIRE_PONG, w.req_id);
+        send_msg(p, &pong);
         break;
     }
-    case PROTO_WIRE_CLOCK: on_clock(p, m->body); break;
-    case PROTO_WIRE_CONS_REQ: on_cons_req(p, m); break;
-    case PROTO_WIRE_CONS: on_cons(p, m); break;
-    case PROTO_WIRE_RANGE_REQ: on_range_req(p, m); break;
-    case PROTO_WIRE_RECORDS: on_records(p, m); break;
-    case PROTO_WIRE_PUSH: {
-        const msgpack_object *recs = proto_msg_map_get(m->body, "recs");
-        if (!recs)
-            node_peer_drop(p, "malformed PUSH");
-        else
-            ingest_records(p, recs);
-        break;
-    }
-    case PROTO_WIRE_ANNOUNCE: {
-        char org[PROTO_ID_MAX + 1];
-        uint64_t size;
-        struct gview *v;
-        struct gshard *s;
-        if (!get_id(m->body, "org", org) || !get_u64(m->body, "size", &size))
-            break; /* optional message: ignore what we do not understand */
-        if (!proto_ecosystem_org(node_eco(p->node), org) || !(v = view(p->g, org)) ||
-            !(s = shard(p->node, org)))
-            break;
-        if (size > v->size) {
-            v->size = size;
-            v->has_root = false;
-            if (size > s->peer_max)
-                s->peer_max = size;
-            if (v->cons_ok || s->size == 0)
-                pump(p->node, s);
-        }
-        break;
-    }
-    case PROTO_WIRE_FORK: on_fork(p, m); break;
-    case PROTO_WIRE_ROOT_REQ: on_root_req(p, m); break;
-    case PROTO_WIRE_ROOT: on_root(p, m); break;
-    case PROTO_WIRE_PING:
-        out_begin(&o, PROTO_WIRE_PONG, m->req_id);
-        msgpack_pack_map(&o.pk, 0);
-        out_send(p, &o);
-        break;
     case PROTO_WIRE_PONG: break;
-    case PROTO_WIRE_ERROR: {
-        const msgpack_object *msg = proto_msg_map_get(m->body, "msg");
-        node_peer_close(p, "it reported an error: %.*s",
-                        msg && msg->type == MSGPACK_OBJECT_STR ? (int)msg->via.str.size : 0,
-                        msg && msg->type == MSGPACK_OBJECT_STR ? msg->via.str.ptr : "");
+    case PROTO_WIRE_ERROR:
+        node_peer_close(p, "it reported an error: %.*s", (int)w.u.error.msg.len,
+                        w.u.error.msg.len ? w.u.error.msg.p : "");
         break;
     }
-    }
+    proto_wire_release(&w);
 }
 
 void gossip_heartbeat(struct node *n)
@@ -1102,11 +904,17 @@ void gossip_heartbeat(struct node *n)
 static void push_records(struct node *n, struct node_repl *list)
 {
     struct node_peer *peers[PEER_MAX];
-    size_t np = 0;
+    struct proto_wire_bin *recs = NULL;
+    size_t np = 0, cap = 0;
 
     for (struct node_peer *p = node_net_peers(n); p && np < PEER_MAX; p = p->next)
         if (p->state == PEER_OPEN && p->g)
             peers[np++] = p;
+    /* room for one frame's records: every record takes at least 5 bytes of it */
+    for (struct node_repl *x = list; x && cap <= FRAME_BUDGET / 5; x = x->next)
+        cap += x->kind == REPL_RECORD && x->result == REPL_APPENDED;
+    if (np == 0 || cap == 0 || !(recs = malloc(cap * sizeof *recs)))
+        cap = 0;
     for (size_t i = 0; i < np; i++) { /* a random order picks the eager peers */
         size_t j = i + randombytes_uniform((uint32_t)(np - i));
         struct node_peer *t = peers[i];
@@ -1117,49 +925,46 @@ static void push_records(struct node *n, struct node_repl *list)
         struct node_peer *p = peers[i];
         bool eager = i < EAGER_PEERS && node_peer_queued(p) < PEER_SEND_HIGH;
         struct node_repl *r = list;
+        if (cap == 0)
+            eager = false; /* out of memory: announce instead */
         while (eager && r) {
-            struct out o;
+            struct proto_wire_msg w;
             size_t count = 0, bytes = 0;
-            struct node_repl *start = r, *x;
-            for (x = r; x; x = x->next) {
+            struct node_repl *x;
+            for (x = r; x && count < cap; x = x->next) {
                 if (x->kind != REPL_RECORD || x->result != REPL_APPENDED ||
                     x->peer_id == p->g->id)
                     continue;
                 if (count > 0 && bytes + x->len + 5 > FRAME_BUDGET)
                     break;
                 bytes += x->len + 5;
+                recs[count].p = x->bytes;
+                recs[count].len = x->len;
                 count++;
             }
             r = x;
             if (count == 0)
                 break;
-            out_begin(&o, PROTO_WIRE_PUSH, 0);
-            msgpack_pack_map(&o.pk, 1);
-            pk_str(&o.pk, "recs");
-            msgpack_pack_array(&o.pk, count);
-            for (x = start; x != r; x = x->next)
-                if (x->kind == REPL_RECORD && x->result == REPL_APPENDED &&
-                    x->peer_id != p->g->id)
-                    pk_bin(&o.pk, x->bytes, x->len);
-            out_send(p, &o);
+            proto_wire_init(&w, PROTO_WIRE_PUSH, 0);
+            w.u.push.recs = recs;
+            w.u.push.n_recs = count;
+            send_msg(p, &w);
         }
         if (!eager) { /* lazy: the latest size per shard */
             for (struct node_repl *x = list; x; x = x->next) {
-                struct out o;
+                struct proto_wire_msg w;
                 if (x->kind != REPL_RECORD || x->result != REPL_APPENDED ||
                     (x->next && x->next->kind == REPL_RECORD && strcmp(x->next->org, x->org) == 0 &&
                      x->next->result == REPL_APPENDED))
                     continue;
-                out_begin(&o, PROTO_WIRE_ANNOUNCE, 0);
-                msgpack_pack_map(&o.pk, 2);
-                pk_str(&o.pk, "org");
-                pk_str(&o.pk, x->org);
-                pk_str(&o.pk, "size");
-                msgpack_pack_uint64(&o.pk, x->seq + 1);
-                out_send(p, &o);
+                proto_wire_init(&w, PROTO_WIRE_ANNOUNCE, 0);
+                set_org(w.u.announce.org, x->org);
+                w.u.announce.size = x->seq + 1;
+                send_msg(p, &w);
             }
         }
     }
+    free(recs);
 }
 
 void gossip_committed(struct node *n, struct node_repl *list)

@@ -80,26 +80,12 @@ static void submit_job(struct node_peer *p, struct ingest_job *job)
     }
 }
 
-int ingest_records(struct node_peer *p, const msgpack_object *recs)
+int ingest_records(struct node_peer *p, const struct proto_wire_bin *recs, size_t n)
 {
     struct ingest_job *job = NULL;
 
-    if (recs->type != MSGPACK_OBJECT_ARRAY) {
-        node_peer_drop(p, "malformed record list");
-        return TN_ERR_INVALID;
-    }
-    for (uint32_t i = 0; i < recs->via.array.size; i++) {
-        const msgpack_object *o = &recs->via.array.ptr[i];
+    for (size_t i = 0; i < n; i++) {
         struct node_repl *r;
-        if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size == 0 ||
-            o->via.bin.size > PROTO_RECORD_MAX) {
-            if (job) {
-                node_repl_free(job->items);
-                free(job);
-            }
-            node_peer_drop(p, "malformed record list (entry %u is not a record)", i);
-            return TN_ERR_INVALID;
-        }
         if (!job) {
             if (!(job = calloc(1, sizeof *job)))
                 return TN_ERR_NOMEM;
@@ -108,7 +94,7 @@ int ingest_records(struct node_peer *p, const msgpack_object *recs)
             job->tail = &job->items;
             job->work.data = job;
         }
-        if (!(r = calloc(1, sizeof *r)) || !(r->bytes = malloc(o->via.bin.size))) {
+        if (!(r = calloc(1, sizeof *r)) || !(r->bytes = malloc(recs[i].len))) {
             free(r);
             node_repl_free(job->items);
             free(job);
@@ -116,8 +102,8 @@ int ingest_records(struct node_peer *p, const msgpack_object *recs)
         }
         r->kind = REPL_RECORD;
         r->peer_id = job->peer_id;
-        memcpy(r->bytes, o->via.bin.ptr, o->via.bin.size);
-        r->len = o->via.bin.size;
+        memcpy(r->bytes, recs[i].p, recs[i].len);
+        r->len = recs[i].len;
         *job->tail = r;
         job->tail = &r->next;
         if (++job->count == INGEST_JOB) {

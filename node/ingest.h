@@ -4,17 +4,17 @@
 #ifndef TN_NODE_INGEST_H
 #define TN_NODE_INGEST_H
 
-#include <msgpack.h>
-
 #include "node/daemon.h"
+#include "proto/wire.h"
 
 #define INGEST_JOB 256
 #define INGEST_JOBS_PER_PEER 16 /* jobs in flight per peer before we stop reading it */
 
 struct node_peer;
 
-/* Queues every record of recs (a msgpack array of binaries) from peer p for verification.
- * Returns 0, or an error after closing p (malformed list). */
-int ingest_records(struct node_peer *p, const msgpack_object *recs);
+/* Queues the records recs[0..n) from peer p (a PUSH or RECORDS body proto_wire_decode
+ * checked; the bytes are copied) for verification. Returns 0, or TN_ERR_NOMEM when some
+ * could not be queued (they are dropped; the peer will offer them again). */
+int ingest_records(struct node_peer *p, const struct proto_wire_bin *recs, size_t n);
 
 #endif

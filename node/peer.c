@@ -12,9 +12,8 @@
 #include "node/log.h"
 #include "proto/wire.h"
 
-#define FRAME_HDR 4
+#define FRAME_HDR PROTO_FRAME_HDR
 #define CIPHER_MAX (PROTO_WIRE_FRAME_MAX + CRY_NOISE_TAG)
-#define HS_PAYLOAD (1 + CRY_PK_LEN) /* version byte, then the Ed25519 node key */
 #define HEARTBEAT_MS 1000
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -291,32 +290,19 @@ static void prologue(struct node *n, uint8_t *out, size_t *len)
     *len = a + b;
 }
 
-static void hs_payload(struct node *n, uint8_t out[HS_PAYLOAD])
-{
-    out[0] = PROTO_WIRE_VERSION;
-    memcpy(out + 1, n->node_key.pk, CRY_PK_LEN);
-}
-
-/* Checks the node key a peer presented: the version, that it is the key the handshake
- * authenticated, that the ecosystem lists it, that it is not ourselves. */
+/* Checks the node key a peer presented: the version and that it is the key the handshake
+ * authenticated (proto_wire_hs_check), that the ecosystem lists it, that it is not
+ * ourselves. */
 static int check_remote(struct node_peer *p, const uint8_t *payload, size_t len,
                         const uint8_t rs[32], char *why, size_t whylen)
 {
     struct node *n = p->node;
-    uint8_t x[32];
     char pk[CRY_PK_TEXT_LEN];
+    int rc;
 
-    if (len != HS_PAYLOAD || payload[0] != PROTO_WIRE_VERSION) {
-        snprintf(why, whylen, "handshake payload is not tracenode protocol version %d",
-                 PROTO_WIRE_VERSION);
-        return TN_ERR_INVALID;
-    }
-    memcpy(p->node_pk, payload + 1, CRY_PK_LEN);
+    if ((rc = proto_wire_hs_check(payload, len, rs, p->node_pk, why, whylen)) != 0)
+        return rc;
     fmt_pk(pk, p->node_pk);
-    if (cry_noise_static_pk(x, p->node_pk) != 0 || sodium_memcmp(x, rs, 32) != 0) {
-        snprintf(why, whylen, "node key %s is not the key the handshake authenticated", pk);
-        return TN_ERR_BAD_SIGNATURE;
-    }
     if (memcmp(p->node_pk, n->node_key.pk, CRY_PK_LEN) == 0) {
         snprintf(why, whylen, "connected to itself");
         return TN_ERR_INVALID;
@@ -382,7 +368,7 @@ static void session_open(struct node_peer *p)
 static void handshake_frame(struct node_peer *p, const uint8_t *msg, size_t len)
 {
     struct cry_noise_hs *hs = &p->crypto->hs;
-    uint8_t payload[256], out[512], mine[HS_PAYLOAD];
+    uint8_t payload[256], out[512], mine[PROTO_WIRE_HS_PAYLOAD];
     size_t plen, olen;
     char why[200];
     int rc;
@@ -394,7 +380,7 @@ static void handshake_frame(struct node_peer *p, const uint8_t *msg, size_t len)
                             : "malformed handshake message");
         return;
     }
-    hs_payload(p->node, mine);
+    proto_wire_hs_payload(mine, p->node->node_key.pk);
     if (!p->inbound) { /* we read message 2: check the responder, send message 3 */
         if (check_remote(p, payload, plen, hs->rs, why, sizeof why) != 0) {
             node_peer_drop(p, "refused: %s", why);
@@ -475,13 +461,14 @@ static void process_frames(struct node_peer *p)
     size_t off = 0;
 
     while (p->state != PEER_CLOSED && p->reading && p->rlen - off >= FRAME_HDR) {
-        uint32_t len = proto_frame_get_len(p->rbuf + off);
-        size_t max = p->state == PEER_OPEN ? CIPHER_MAX : CRY_NOISE_MSG_MAX;
-        if (len > max) {
-            node_peer_drop(p, "frame length %u over the %zu-byte limit", len, max);
+        size_t max = p->state == PEER_OPEN ? CIPHER_MAX : CRY_NOISE_MSG_MAX, len;
+        bool whole;
+        if (proto_frame_peek(p->rbuf + off, p->rlen - off, max, &len, &whole) != 0) {
+            node_peer_drop(p, "frame length %u over the %zu-byte limit",
+                           proto_frame_get_len(p->rbuf + off), max);
             return;
         }
-        if (p->rlen - off - FRAME_HDR < len)
+        if (!whole)
             break;
         if (p->state == PEER_OPEN)
             session_frame(p, p->rbuf + off + FRAME_HDR, len);
