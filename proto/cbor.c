@@ -306,7 +306,11 @@ static int load_untagged(const uint8_t *p, size_t len, cbor_item_t **out, char *
         snprintf(err, errlen, "empty CBOR input");
         return TN_ERR_INVALID;
     }
-    if (strict && (bad = prescan(p, len)) != NULL) {
+    /* The pre-scan runs for stored bytes too: it is what bounds libcbor's allocations
+     * and keeps out indefinite lengths (whose strings have no handle), and a stored
+     * record can still be a corrupted page (DESIGN section 7). Only the re-encoding
+     * check below is skipped for them. */
+    if ((bad = prescan(p, len)) != NULL) {
         snprintf(err, errlen, "CBOR: %s", bad);
         return TN_ERR_INVALID;
     }

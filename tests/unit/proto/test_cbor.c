@@ -376,6 +376,7 @@ struct limited_load {
     size_t len;
     uint64_t tag;
     bool as_record;
+    bool stored; /* the trusted path: proto_record_decode_stored / proto_cbor_load_stored */
 };
 
 static int limited_load_fn(void *ctx)
@@ -387,11 +388,13 @@ static int limited_load_fn(void *ctx)
     if (l->as_record) {
         struct proto_record r;
         proto_record_init(&r);
-        rc = proto_record_decode(l->p, l->len, &r, err, sizeof err);
+        rc = (l->stored ? proto_record_decode_stored : proto_record_decode)(l->p, l->len, &r,
+                                                                           err, sizeof err);
         proto_record_release(&r);
     } else {
         cbor_item_t *it = NULL;
-        rc = proto_cbor_load(l->p, l->len, l->tag, &it, err, sizeof err);
+        rc = (l->stored ? proto_cbor_load_stored : proto_cbor_load)(l->p, l->len, l->tag, &it,
+                                                                   err, sizeof err);
         if (it)
             cbor_decref(&it);
     }
@@ -419,7 +422,7 @@ static void nested_bomb(uint8_t *p, size_t len, size_t levels, uint8_t header, s
 static void test_load_nested_declared_sizes_bounded(void **state)
 {
     static uint8_t p[PROTO_RECORD_MAX];
-    struct limited_load l = {p, sizeof p, 0, false};
+    struct limited_load l = {p, sizeof p, 0, false, false};
     int rc;
     (void)state;
 
@@ -450,6 +453,83 @@ static void test_load_nested_declared_sizes_bounded(void **state)
     l.as_record = true;
     rc = pt_run_limited(limited_load_fn, &l, 64u << 20);
     EXPECT_RC(rc, TN_ERR_INVALID, "", "16 KiB record of nested arrays, 64 MiB budget");
+
+    /* The stored (trusted) path is bounded the same way: a corrupted page is bad input. */
+    l.stored = true;
+    rc = pt_run_limited(limited_load_fn, &l, 64u << 20);
+    EXPECT_RC(rc, TN_ERR_INVALID, "", "stored: 16 KiB record of nested arrays, 64 MiB budget");
+    nested_bomb(p, sizeof p, 2000, 0x99, 0);
+    l.as_record = false;
+    rc = pt_run_limited(limited_load_fn, &l, 64u << 20);
+    EXPECT_RC(rc, TN_ERR_INVALID, "", "stored: 2000 nested arrays in 16 KiB, 64 MiB budget");
+}
+
+/* proto_cbor_load_stored skips only the re-encoding check. Bytes read back from the
+ * repository can still be a corrupted page (DESIGN section 7), so what the headers alone
+ * show (declared sizes past the input, indefinite lengths, floats, undefined, tags) is
+ * refused before libcbor allocates, as in proto_cbor_load. Found by
+ * tests/fuzz/fuzz_record.c: a record whose "seq" declared an array of 2^40 elements made
+ * proto_record_decode_stored ask libcbor for 8 TiB. */
+static void test_load_stored_refuses_from_headers(void **state)
+{
+    static const char *const bad[] = {
+        "9b 00 00 00 01 00 00 00 00 00", /* array of 2^32 */
+        "9a ff ff ff ff 00 00 00 00 00", /* array of 2^32-1 */
+        "bb 00 00 00 01 00 00 00 00 00", /* map of 2^32 pairs */
+        "5b 00 00 00 01 00 00 00 00 00", /* byte string of 2^32 */
+        "7b 00 00 00 01 00 00 00 00 00", /* text string of 2^32 */
+        "9b ff ff ff ff ff ff ff ff 00", /* array of 2^64-1 */
+        "81 9b 00 00 00 01 00 00 00 00", /* nested */
+        "82 99 ff ff 00 00",             /* nested, each header alone fits the input */
+        "9f 01 ff",                      /* indefinite array */
+        "bf 61 61 01 ff",                /* indefinite map */
+        "7f 61 61 ff",                   /* indefinite text: libcbor gives it no handle */
+        "5f 41 00 ff",                   /* indefinite bytes */
+        "f9 3c 00",                      /* half float */
+        "fb 3f f0 00 00 00 00 00 00",    /* double float */
+        "f7",                            /* undefined */
+        "c1 00",                         /* tag */
+    };
+    /* The fuzzer's record: "seq" is 9b 00 00 01 00 00 00 00 00 (an array of 2^40). */
+    static const char *const record =
+        "d2845826a2012704582003a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"
+        "a0587ba8617601636e65746864656d6f2d6e6574636f72676461636d6563736571"
+        "9b0000010000000000"
+        "6470726576582040474e555c636a71787f868d949ba2a9b0b7bec5ccd3dae1e8eff6fd040b1219"
+        "6474696d651b0000028bcfe5680064747970656c6465636f6d6d697373696f6e656974656d7381"
+        "656974656d435840821b4d4904699122f3ef154d1fda169dfa27efc4c7c8a7ebaf6e1681d23d33be"
+        "d317d6c3e2ad9b98e88bf92043bbbffa4e952d26a9803dda9e9213ca11ecdc02";
+    uint8_t buf[512];
+    cbor_item_t *it = NULL;
+    struct proto_record r;
+    char err[256] = "";
+    size_t n;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = pt_hex(buf, sizeof buf, bad[i]);
+        err[0] = '\0';
+        EXPECT_RC(proto_cbor_load_stored(buf, n, 0, &it, err, sizeof err), TN_ERR_INVALID, err,
+                  "stored load of %s", bad[i]);
+        assert_null(it);
+        assert_true(err[0] != '\0');
+    }
+
+    /* Control: the encoding check is the one skipped, so a non-shortest integer loads. */
+    n = pt_hex(buf, sizeof buf, "19 00 05");
+    EXPECT_RC(proto_cbor_load_stored(buf, n, 0, &it, err, sizeof err), 0, err, "stored 19 00 05");
+    assert_non_null(it);
+    cbor_decref(&it);
+
+    n = pt_hex(buf, sizeof buf, record);
+    proto_record_init(&r);
+    EXPECT_RC(proto_record_decode_stored(buf, n, &r, err, sizeof err), TN_ERR_INVALID, err,
+              "stored decode of a record declaring a 2^40-element array");
+    proto_record_release(&r);
+    proto_record_init(&r);
+    EXPECT_RC(proto_record_decode(buf, n, &r, err, sizeof err), TN_ERR_INVALID, err,
+              "strict decode of the same record");
+    proto_record_release(&r);
 }
 
 /* ---- proto_utf8_ok ------------------------------------------------------------------- */
@@ -541,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_load_refuses_empty),
         cmocka_unit_test(test_load_refuses_huge_declared_sizes),
         cmocka_unit_test(test_load_nested_declared_sizes_bounded),
+        cmocka_unit_test(test_load_stored_refuses_from_headers),
         cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
