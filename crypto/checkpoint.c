@@ -23,6 +23,21 @@ static bool origin_ok(const char *o)
     return true;
 }
 
+/* libsodium 1.0.18's sodium_base642bin takes every byte from 0x80 up for a base64
+ * digit, so a note with such a byte in its root or signature would verify as another
+ * spelling of the same checkpoint. Notes are canonical: only the RFC 4648 alphabet and
+ * '=' padding (cry_unb64 checks where the padding goes). */
+static bool b64_alphabet(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '='))
+            return false;
+    }
+    return true;
+}
+
 void cry_note_key_id(uint8_t id[4], const char *name, const uint8_t pk[CRY_PK_LEN])
 {
     crypto_hash_sha256_state st;
@@ -108,7 +123,8 @@ static int parse_body(const char *body, size_t len, struct cry_checkpoint *cp)
     /* root; extension lines are not allowed (C2SP: NOT RECOMMENDED, we refuse them) */
     if (!(nl = memchr(p, '\n', (size_t)(end - p))) || nl + 1 != end)
         return TN_ERR_INVALID;
-    if (cry_unb64(cp->root, CRY_HASH_LEN, p, (size_t)(nl - p)) != 0)
+    if (!b64_alphabet(p, (size_t)(nl - p)) ||
+        cry_unb64(cp->root, CRY_HASH_LEN, p, (size_t)(nl - p)) != 0)
         return TN_ERR_INVALID;
     return 0;
 }
@@ -157,7 +173,7 @@ int cry_checkpoint_verify(const char *note, size_t len, const char *origin,
         if (!sp || sp == name)
             return TN_ERR_INVALID;
         if ((size_t)(sp - name) == name_len && memcmp(name, origin, name_len) == 0 &&
-            (size_t)(nl - sp - 1) == SIG_B64_LEN &&
+            (size_t)(nl - sp - 1) == SIG_B64_LEN && b64_alphabet(sp + 1, SIG_B64_LEN) &&
             cry_unb64(blob, sizeof blob, sp + 1, SIG_B64_LEN) == 0 &&
             memcmp(blob, want_id, 4) == 0) {
             /* Our key's signature: it must verify, or the whole note is rejected. */

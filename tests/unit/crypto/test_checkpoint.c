@@ -835,6 +835,48 @@ static void test_malformed_notes(void **state)
     }
 }
 
+/* libsodium 1.0.18's base64 decoder reads every byte from 0x80 up as the digit '/', so a
+ * note with such a byte in place of a '/' in its root or signature verified: a second
+ * spelling of the same signed checkpoint. Notes take the RFC 4648 alphabet only. Found by
+ * tests/fuzz/fuzz_checkpoint.c. */
+static void test_base64_alphabet_only(void **state)
+{
+    struct keys *k = K(state);
+    uint8_t root[CRY_HASH_LEN];
+    char r64[CRY_B64_LEN(CRY_HASH_LEN)], body[1024], what[96];
+    struct cry_checkpoint cp;
+    struct note n, t;
+    const char *slash;
+
+    memset(root, 0xff, sizeof root); /* base64 "//////...//8=" */
+    ref_b64(r64, sizeof r64, root, sizeof root);
+    body_of(body, sizeof body, ORIGIN, "5", root);
+    expect_body(&k->a, body, 0, "control: root of 0xff bytes");
+    for (unsigned c = 0x80; c <= 0xff; c++) {
+        snprintf(body, sizeof body, "%s\n5\n%c%s\n", ORIGIN, (char)c, r64 + 1);
+        snprintf(what, sizeof what, "root with byte 0x%02x for its first '/'", c);
+        expect_body(&k->a, body, TN_ERR_INVALID, what);
+    }
+
+    /* a note whose signature's base64 has a '/' (found by trying sizes), that '/' spelled
+     * with each high byte: no longer our signature line, so our signature is missing */
+    make_cp(&cp, ORIGIN, 0);
+    for (;;) {
+        sign_cp(&cp, &k->a, &n);
+        slash = memchr(n.s + n.len - 1 - BLOB_B64_LEN, '/', BLOB_B64_LEN);
+        if (slash)
+            break;
+        cp.size++;
+    }
+    EXPECT_NOTE(&n, ORIGIN, k->a.pk, 0, "control: the signed note");
+    for (unsigned c = 0x80; c <= 0xff; c++) {
+        t = n;
+        t.s[slash - n.s] = (char)c;
+        snprintf(what, sizeof what, "signature with byte 0x%02x for a '/'", c);
+        EXPECT_NOTE(&t, ORIGIN, k->a.pk, TN_ERR_BAD_SIGNATURE, what);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -853,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_signature_count_limit),
         cmocka_unit_test(test_malformed_bodies),
         cmocka_unit_test(test_malformed_notes),
+        cmocka_unit_test(test_base64_alphabet_only),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
