@@ -268,15 +268,32 @@ static int parse_object(struct proto_event *ev, json_t *doc, char *err, size_t e
     for (size_t i = 1; i < ev->n_priv; i++)
         if (strcmp(ev->priv[i - 1].name, ev->priv[i].name) == 0)
             return ffail(err, errlen, "private", "duplicate name");
-    /* The shape check wants a complete record; fill placeholders the node will replace. */
+    /* The shape check wants a complete record; fill placeholders the node will replace.
+     * Private fields become sealed commitments under the same names when the node signs,
+     * so their names go through the record's rule here: a name the record refuses would
+     * otherwise pass every check of tracectl submit and fail only at signing. */
     {
         struct proto_record probe = *r;
+        struct proto_seal *seals = NULL;
         probe.v = PROTO_VERSION;
         probe.net = probe.org = "x";
         probe.seq = 0;
         probe.has_prev = false;
+        if (ev->n_priv) {
+            if (!(seals = calloc(ev->n_priv, sizeof *seals)))
+                return TN_ERR_NOMEM;
+            for (size_t i = 0; i < ev->n_priv; i++)
+                seals[i].name = ev->priv[i].name;
+            probe.sealed = seals;
+            probe.n_sealed = ev->n_priv;
+        }
         rc = proto_record_check(&probe, err, errlen);
-        if (rc != 0 && strncmp(err, "'", 1) == 0) { /* "'field': why" -> "field 'field': why" */
+        free(seals);
+        if (rc != 0 && strncmp(err, "'sealed'", 8) == 0) {
+            rc = ffail(err, errlen, "private",
+                       "names must be printable UTF-8 (no control characters)");
+        } else if (rc != 0 && strncmp(err, "'", 1) == 0) {
+            /* "'field': why" -> "field 'field': why" */
             char tmp[512];
             snprintf(tmp, sizeof tmp, "field %s", err);
             snprintf(err, errlen, "%s", tmp);

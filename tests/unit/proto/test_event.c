@@ -433,6 +433,59 @@ static void test_event_size_limit(void **state)
     free(big);
 }
 
+/* Private fields become sealed commitments under their names when the node signs, so a
+ * name the record refuses is refused when the event is parsed, naming 'private', and an
+ * event that parses and fits (proto_event_check_size) signs. Found by
+ * tests/fuzz/fuzz_event.c: {"p\u007frice": ...} passed every check of tracectl submit and
+ * failed only when the node signed the record. */
+static void test_private_names_checked_like_sealed(void **state)
+{
+    static const char *const bad[] = {"p\\u007frice", "a\\u0001", "tab\\tname", "new\\nline"};
+    static const char *const good[] = {"price", "caf\\u00e9 price", "\\u20ac"};
+    static uint8_t out[PROTO_RECORD_MAX];
+    struct cry_keypair kp;
+    char json[256], err[512];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct proto_event ev;
+        snprintf(json, sizeof json,
+                 "{\"type\": \"inspect\", \"items\": [\"a\"], \"private\": {\"%s\": \"x\"}}",
+                 bad[i]);
+        err[0] = '\0';
+        EXPECT_RC(parse(json, &ev, err, sizeof err), TN_ERR_INVALID, err, "%s", json);
+        EXPECT_CONTAINS(err, "'private'", "%s", json);
+        proto_event_release(&ev);
+    }
+
+    assert_int_equal(cry_keypair_generate(&kp), 0);
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        struct proto_event ev;
+        struct proto_record r;
+        struct proto_seal seal = {0};
+        size_t len = 0;
+        snprintf(json, sizeof json,
+                 "{\"type\": \"inspect\", \"items\": [\"a\"], \"private\": {\"%s\": \"x\"}}",
+                 good[i]);
+        parse_ok(json, &ev);
+        EXPECT_RC(proto_event_check_size(&ev, "net-1", "org-a", err, sizeof err), 0, err,
+                  "check_size %s", json);
+        /* as the node signs it (node/batch.c) */
+        r = ev.rec;
+        r.v = PROTO_VERSION;
+        r.net = "net-1";
+        r.org = "org-a";
+        r.time = 1700000000000;
+        seal.name = ev.priv[0].name;
+        r.sealed = &seal;
+        r.n_sealed = 1;
+        EXPECT_RC(proto_record_sign(&r, &kp, out, sizeof out, &len, err, sizeof err), 0, err,
+                  "sign %s", json);
+        proto_event_release(&ev);
+    }
+    cry_keypair_release(&kp);
+}
+
 /* ---- proto_event_check_context --------------------------------------------------------- */
 
 static void make_eco(struct proto_ecosystem *eco)
@@ -550,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_refusals_name_the_field),
         cmocka_unit_test(test_mud_unknown_member_refused),
         cmocka_unit_test(test_event_size_limit),
+        cmocka_unit_test(test_private_names_checked_like_sealed),
         cmocka_unit_test(test_check_context),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
