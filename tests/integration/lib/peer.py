@@ -47,19 +47,70 @@ that stops the tool, e.g. a responder payload that does not check out):
       malformed msgpack, or a message of unknown type 1000 (even) / 1001 (odd). For the odd
       type it then sends a PING and waits for the PONG.
 
+  slowloris --addr HOST:PORT [--after-msg2 --key NODEKEY --eco ECO] [--interval S] [--wait S]
+      trickles the handshake one byte every S seconds (default 1): handshake message 1, or
+      with --after-msg2 message 1 at once, then message 3 byte by byte. The node's handshake
+      deadline (10 s from the TCP connection) must close it; bytes_sent says how far it got.
+  replay --key NODEKEY --eco ECO --addr HOST:PORT [--frame N] [--wait S]
+      a good session (HELLO, CLOCK, a PING answered by PONG), then the exact bytes of the
+      N-th encrypted frame it sent again (default 0, the HELLO). Its Noise nonce is spent:
+      the node must fail to decrypt it and close.
+  flood --key NODEKEY --org-key ORGKEY --eco ECO --addr HOST:PORT [--org ORG]
+        [--bad all|last] [--records N] [--pool N] [--item TAG] [--ids-out FILE] [--wait S]
+      PUSH frames of records signed with ORGKEY, as fast as the node takes them, until it
+      closes the connection or N records went out (default 1,000,000). --bad all (default):
+      every signature is corrupted; --bad last: each frame's last record has a corrupted
+      signature and the others are valid (the node verifies a whole frame before it
+      finds the bad one). The frames come from a pool of --pool records (default 2048,
+      made once per process, seq 0..pool-1 chained by prev, items TAG.0..); --ids-out
+      writes the pool's record ids, one a line.
+  zero-window --key NODEKEY --eco ECO --addr HOST:PORT [--org ORG] [--interval S]
+        [--rcvbuf BYTES] [--wait S]
+      handshake, HELLO, CLOCK; reads the node's HELLO and CLOCK, then never reads its socket
+      again and asks for ranges of the largest shard (or ORG) every S seconds (default
+      0.5; RANGE_REQ of 4,096 records, walking the shard and wrapping), so the node must
+      bound what it queues for us and drop us. The close is seen as a send failing or the
+      TCP state leaving ESTABLISHED, so closed_after_s is late by up to 2 intervals.
+      unread_bytes: what the node got into our receive buffer (never read).
+  attack [--workers N] [--rate R] (--duration S | --until-file F) [--max-attempts N]
+         [--stagger S] [--keys K1,K2,...] [--ready-file F [--ready-after N]]
+         [--results-out FILE] -- MODE MODE_ARGS...
+      runs MODE (garbage, silent, raw, slowloris, replay, flood, zero-window, handshake,
+      listen-for-records, push) again and again in N threads (default 1), at most R
+      attempts a second in all (default: no limit), until S seconds passed or file F exists
+      (attempts under way are finished: each ends when the node closes it or its --wait
+      passes). Worker i starts i*S seconds late (--stagger) and, with --keys, uses the i-th
+      node key instead of MODE's --key (the node keeps one session per node key, so
+      concurrent sessions need distinct member keys). --ready-file is created once N
+      attempts (--ready-after, default 1) have delivered their hostile input;
+      --results-out gets one JSON line per attempt (local, closed_by_node, closed_after_s,
+      handshake, error). Prints a summary:
+      attempts, closed_by_node, not_closed (and the first few such results), errors (and
+      the first few), closed_after_s_max / _median, records_received, frames_received,
+      handshakes, sums of records_sent, ranges_asked, bytes_sent, unread_bytes_max, and
+      the tool's own CPU seconds (cpu_s).
+
 Result fields (as they apply): local (this side's HOST:PORT, as the node logs it),
 handshake ("ok": completed and the responder checked out; "sent": we sent message 3 but the
 node closed before anything else), closed_by_node, closed_after_s, frames_received,
 types_received, records_received, clock ({org: size} last seen), pong, fork_received,
-record_id, stored, node_record_at_seq, node_size.
+record_id, stored, node_record_at_seq, node_size, bytes_sent, records_sent, frames_sent,
+ranges_asked, unread_bytes, replayed.
 """
 import argparse
+import copy
+import fcntl
+import functools
 import hashlib
 import json
 import os
+import resource
 import socket
+import statistics
 import struct
 import sys
+import termios
+import threading
 import time
 
 import msgpack
@@ -75,7 +126,14 @@ from dissononce.processing.impl.handshakestate import HandshakeState
 from dissononce.processing.impl.symmetricstate import SymmetricState
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cose import ToolError, fmt_pk, load_key, parse_pk, public_key, sign_record  # noqa: E402
+from cose import ToolError, fmt_pk, parse_pk, public_key, sign_record  # noqa: E402
+from cose import load_key as _load_key  # noqa: E402
+
+
+@functools.lru_cache(maxsize=None)
+def load_key(path):
+    """A key file (cached: attack runs a mode many times)."""
+    return _load_key(path)
 
 PROLOGUE = b"tracenode/1\n"
 WIRE_VERSION = 1
@@ -87,6 +145,8 @@ NOISE_MSG_MAX = 65535
 HELLO, CLOCK, CONS_REQ, CONS, RANGE_REQ, RECORDS, PUSH, ANNOUNCE = 2, 4, 6, 8, 10, 12, 14, 15
 FORK, ROOT_REQ, ROOT, PING, PONG, ERROR = 16, 18, 20, 22, 24, 26
 UNKNOWN_EVEN, UNKNOWN_ODD = 1000, 1001
+RANGE_LIMIT = 4096  # records per RANGE_REQ
+TCP_ESTABLISHED = 1
 
 
 class ProtocolError(Exception):
@@ -97,6 +157,17 @@ class Closed(Exception):
     """The node closed the connection."""
 
 
+# How many attempts have delivered their hostile input (attack --ready-file waits for it).
+ENGAGED = {"count": 0, "cond": threading.Condition()}
+
+
+def engage():
+    """Called once per attempt, when its hostile input is out."""
+    with ENGAGED["cond"]:
+        ENGAGED["count"] += 1
+        ENGAGED["cond"].notify_all()
+
+
 # --- keys and the ecosystem ------------------------------------------------------------
 
 def x25519_static(sk):
@@ -105,6 +176,7 @@ def x25519_static(sk):
     return nacl.bindings.crypto_sign_ed25519_sk_to_curve25519(sk64)
 
 
+@functools.lru_cache(maxsize=None)
 def load_ecosystem(path):
     try:
         doc = json.load(open(path))
@@ -123,15 +195,24 @@ def load_ecosystem(path):
 class Connection:
     """A TCP connection carrying length-prefixed frames."""
 
-    def __init__(self, addr, timeout=5.0):
+    def __init__(self, addr, timeout=5.0, rcvbuf=None):
         host, _, port = addr.rpartition(":")
         if not host or not port.isdigit():
             raise ToolError("--addr must be HOST:PORT, got %r" % addr)
-        self.sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+        if rcvbuf:  # before connect(), so that the window it announces is that small
+            info = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)[0]
+            self.sock = socket.socket(info[0], info[1], info[2])
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect(info[4])
+        else:
+            self.sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.closed_at = None
         self.opened_at = time.monotonic()
+        self.sent = 0  # bytes
+        self.received = 0
 
     def local(self):
         host, port = self.sock.getsockname()[:2]
@@ -143,6 +224,7 @@ class Connection:
         except (BrokenPipeError, ConnectionResetError) as e:
             self._mark_closed()
             raise Closed(str(e))
+        self.sent += len(data)
 
     def send_frame(self, body):
         self.send_raw(struct.pack(">I", len(body)) + body)
@@ -167,6 +249,7 @@ class Connection:
         if not chunk:
             self._mark_closed()
             raise Closed("end of stream")
+        self.received += len(chunk)
         self.buf += chunk
         return True
 
@@ -192,6 +275,15 @@ class Connection:
         except Closed:
             return True
         return False
+
+    def tcp_state(self):
+        """The kernel's TCP state of the socket (Linux TCP_INFO: 1 ESTABLISHED, 7 CLOSE,
+        8 CLOSE_WAIT), learnt without reading."""
+        return self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+    def unread(self):
+        """Bytes waiting in the receive buffer, learnt without reading them."""
+        return struct.unpack("i", fcntl.ioctl(self.sock, termios.FIONREAD, b"\0" * 4))[0]
 
     def close(self):
         try:
@@ -232,9 +324,13 @@ class Session:
         self.recv_cs = recv_cs
         self.remote_pk = remote_pk
         self.remote_org = remote_org
+        self.sent_frames = []  # the first few encrypted frames, as sent (for replay)
 
     def send_plain(self, plaintext):
-        self.conn.send_frame(self.send_cs.encrypt_with_ad(b"", plaintext))
+        ct = self.send_cs.encrypt_with_ad(b"", plaintext)
+        if len(self.sent_frames) < 8:
+            self.sent_frames.append(struct.pack(">I", len(ct)) + ct)
+        self.conn.send_frame(ct)
 
     def send_msg(self, mtype, req_id, body):
         self.send_plain(msgpack.packb([mtype, req_id, body], use_bin_type=True))
@@ -523,6 +619,7 @@ def mode_garbage(args):
     closed = False
     try:
         conn.send_raw(data)
+        engage()
         closed = conn.wait_closed(time.monotonic() + args.wait)
     except Closed:
         closed = True
@@ -535,6 +632,7 @@ def mode_garbage(args):
 def mode_silent(args):
     conn = Connection(args.addr)
     result = {"mode": "silent", "local": conn.local()}
+    engage()
     closed = conn.wait_closed(time.monotonic() + args.wait)
     result.update(closed_fields(conn, closed))
     conn.close()
@@ -543,6 +641,7 @@ def mode_silent(args):
 
 def hostile_send(sess, args, result):
     """Sends the chosen hostile input; for --unknown-odd also a PING (req 77)."""
+    engage()
     if args.huge_length:
         result["hostile"] = "huge-length %d" % args.length
         sess.conn.send_raw(struct.pack(">I", args.length) + os.urandom(64))
@@ -574,6 +673,338 @@ def mode_raw(args):
     run_session(args, result, body)
     result["pong"] = 77 in result["pongs"]
     return result
+
+
+def mode_slowloris(args):
+    conn = Connection(args.addr)
+    result = {"mode": "slowloris", "local": conn.local(), "after_msg2": args.after_msg2,
+              "interval_s": args.interval}
+    closed = False
+    try:
+        if args.after_msg2:
+            # message 1 at once, message 2 read and checked, then message 3 trickled
+            if not args.key or not args.eco:
+                raise ToolError("slowloris --after-msg2 needs --key and --eco")
+            sk = load_key(args.key)
+            eco = load_ecosystem(args.eco)
+            hs = new_handshake(PROLOGUE + eco["network"].encode(), x25519_static(sk))
+            msg1 = bytearray()
+            hs.write_message(b"", msg1)
+            conn.send_frame(bytes(msg1))
+            msg2 = conn.recv_frame(time.monotonic() + 5, NOISE_MSG_MAX)
+            if msg2 is None:
+                raise ProtocolError("no handshake message 2 from the node in time")
+            payload = bytearray()
+            try:
+                hs.read_message(bytes(msg2), payload)
+            except Exception as e:
+                raise ProtocolError("handshake message 2 does not verify: %r" % e)
+            check_responder(bytes(payload), hs.rs.data, eco)
+            msg3 = bytearray()
+            hs.write_message(handshake_payload(load_key(args.key)), msg3)
+            data = struct.pack(">I", len(msg3)) + bytes(msg3)
+        else:
+            # a real message 1: a fresh ephemeral X25519 key, framed
+            e = X25519DH().generate_keypair()
+            data = struct.pack(">I", 32) + e.public.data
+        result["bytes_total"] = len(data)
+        deadline = conn.opened_at + args.wait
+        for i in range(len(data)):
+            conn.send_raw(data[i:i + 1])
+            if i == 0:
+                engage()
+            if conn.wait_closed(min(deadline, time.monotonic() + args.interval)):
+                closed = True
+                break
+            if time.monotonic() >= deadline:
+                break
+        else:
+            # all of it went out: the node may answer (it should have cut us before)
+            closed = conn.wait_closed(deadline)
+    except Closed:
+        closed = True
+    result["bytes_sent"] = conn.sent
+    result["bytes_received"] = conn.received
+    result.update(closed_fields(conn, closed))
+    conn.close()
+    return result
+
+
+def mode_replay(args):
+    result = {"mode": "replay"}
+
+    def body(sess, obs):
+        if not obs.run_until(time.monotonic() + 5, lambda o: o.hello is not None):
+            raise ProtocolError("no HELLO from the node within 5 s of the handshake")
+        sess.send_msg(PING, 78, {})
+        obs.run_until(time.monotonic() + 5, lambda o: 78 in o.pongs)
+        result["pong_before_replay"] = 78 in obs.pongs
+        if args.frame >= len(sess.sent_frames):
+            raise ToolError("--frame %d: only %d frames were sent" % (args.frame,
+                                                                    len(sess.sent_frames)))
+        frame = sess.sent_frames[args.frame]
+        result["replayed"] = "frame %d (nonce %d, %d bytes)" % (args.frame, args.frame,
+                                                               len(frame))
+        sess.conn.send_raw(frame)
+        engage()
+        return sess.conn.wait_closed(time.monotonic() + args.wait)
+
+    return run_session(args, result, body)
+
+
+@functools.lru_cache(maxsize=None)
+def flood_frames(org_key, eco_path, org_override, bad, pool, tag):
+    """The flood's PUSH bodies: a pool of records (seq 0..pool-1, chained by prev), cut into
+    frames of at most 256 records (one ingest job of the node's) that fit a frame. bad:
+    "all" corrupts every signature, "last" each frame's last one. Returns ([(frame
+    plaintext, records in it)], ids, org)."""
+    eco = load_ecosystem(eco_path)
+    sk = load_key(org_key)
+    org = org_override or eco["org_by_key"].get(public_key(sk))
+    if org is None:
+        raise ToolError("org key %s is no org's key in the ecosystem; give --org"
+                        % fmt_pk(public_key(sk)))
+    now = int(time.time() * 1000)
+    payloads, prev = [], None
+    for seq in range(pool):
+        payloads.append(record_payload(eco["network"], org, seq, prev, now + seq,
+                                       "%s.%d" % (tag, seq)))
+        # the chain as if every record were good: prev is the id of the valid record
+        prev = bytes.fromhex(record_id(sign_record(payloads[-1], sk)))
+    budget = FRAME_MAX - 64
+    groups, cur, size = [], [], 0
+    for p in payloads:
+        n = len(sign_record(p, sk)) + 5
+        if cur and (len(cur) == 256 or size + n > budget):
+            groups.append(cur)
+            cur, size = [], 0
+        cur.append(p)
+        size += n
+    if cur:
+        groups.append(cur)
+    frames, ids = [], []
+    for g in groups:
+        recs = []
+        for i, p in enumerate(g):
+            corrupt = bad == "all" or i == len(g) - 1
+            recs.append(sign_record(p, sk, (p["seq"] % 64) if corrupt else None))
+        ids.extend(record_id(r) for r in recs)
+        frames.append((msgpack.packb([PUSH, 0, {"recs": recs}], use_bin_type=True), len(recs)))
+    return frames, ids, org
+
+
+def mode_flood(args):
+    result = {"mode": "flood", "bad": args.bad}
+    frames, ids, org = flood_frames(os.path.abspath(args.org_key), os.path.abspath(args.eco),
+                                    args.org, args.bad, args.pool, args.item)
+    if args.ids_out:
+        with open(args.ids_out, "w") as f:
+            f.write("".join(i + "\n" for i in ids))
+    result.update({"record_org": org, "pool": len(ids), "pool_frames": len(frames),
+                   "first_id": ids[0], "last_id": ids[-1]})
+    sent = {"records": 0, "frames": 0}
+
+    def body(sess, obs):
+        deadline = time.monotonic() + args.wait
+        sess.conn.sock.settimeout(max(0.1, args.wait))
+        try:
+            while sent["records"] < args.records and time.monotonic() < deadline:
+                for frame, count in frames:
+                    sess.send_plain(frame)
+                    sent["records"] += count
+                    sent["frames"] += 1
+                    if sent["frames"] == 1:
+                        engage()
+                    if sent["records"] >= args.records:
+                        break
+        except socket.timeout:
+            result["send_stalled"] = True  # the node stopped reading us: it should close
+        return sess.conn.wait_closed(deadline)
+
+    run_session(args, result, body)
+    result["records_sent"] = sent["records"]
+    result["frames_sent"] = sent["frames"]
+    return result
+
+
+def mode_zero_window(args):
+    sk = load_key(args.key)
+    eco = load_ecosystem(args.eco)
+    conn = Connection(args.addr, rcvbuf=args.rcvbuf)
+    result = {"mode": "zero-window", "local": conn.local(), "handshake": "failed"}
+    obs = Observer(None)
+    closed = False
+    asked = 0
+    unread = 0
+    try:
+        sess = handshake(conn, sk, eco, time.monotonic() + 10)
+        result["handshake"] = "sent"
+        obs.sess = sess
+        greet(sess, our_org(sk, eco))
+        if not obs.run_until(time.monotonic() + 10,
+                             lambda o: o.hello is not None and o.clock_seen and
+                             (args.org is None or args.org in o.clock)):
+            raise ProtocolError("no HELLO and CLOCK from the node within 10 s")
+        result["handshake"] = "ok"
+        org = args.org or max(obs.clock, key=lambda k: obs.clock[k], default=None)
+        size = obs.clock.get(org, 0)
+        if not size:
+            raise ToolError("the node holds no records to ask for (CLOCK %r)" % obs.clock)
+        result.update({"org": org, "shard_size": size})
+        # From here on nothing is read: the node's frames pile up in our receive buffer,
+        # then in its kernel send buffer, then in its own queue.
+        deadline = conn.opened_at + args.wait
+        sess.conn.sock.settimeout(2.0)
+        frm = 0
+        while time.monotonic() < deadline:
+            try:
+                sess.send_msg(RANGE_REQ, 0, {"org": org, "from": frm,
+                                             "limit": min(RANGE_LIMIT, size - frm)})
+                asked += 1
+                if asked == 1:
+                    engage()
+            except socket.timeout:
+                result["send_stalled"] = True  # it stopped reading us too
+            frm = frm + RANGE_LIMIT if frm + RANGE_LIMIT < size else 0
+            unread = max(unread, conn.unread())
+            if conn.tcp_state() != TCP_ESTABLISHED:
+                conn._mark_closed()
+                closed = True
+                break
+            time.sleep(args.interval)  # the attacker's pace, not a synchronisation
+    except Closed:
+        closed = True
+    except OSError as e:  # a reset seen by getsockopt/ioctl
+        result["os_error"] = str(e)
+        conn._mark_closed()
+        closed = True
+    result.update({"ranges_asked": asked, "unread_bytes": unread,
+                   "frames_received": obs.frames})
+    result.update(closed_fields(conn, closed))
+    conn.close()
+    return result
+
+
+# --- attack: a mode again and again ------------------------------------------------------
+
+ATTACK_MODES = ("garbage", "silent", "raw", "slowloris", "replay", "flood", "zero-window",
+                "handshake", "listen-for-records", "push")
+
+
+def mode_attack(args):
+    inner_argv = list(args.inner)
+    if inner_argv and inner_argv[0] == "--":
+        inner_argv = inner_argv[1:]
+    if not inner_argv or inner_argv[0] not in ATTACK_MODES:
+        raise ToolError("attack needs -- MODE ARGS..., MODE one of %s" % ", ".join(ATTACK_MODES))
+    if args.duration is None and args.until_file is None and args.max_attempts is None:
+        raise ToolError("attack needs --duration, --until-file or --max-attempts")
+    inner = parser().parse_args(inner_argv)
+    fn = MODES[inner.cmd]
+    t0 = time.monotonic()
+    lock = threading.Lock()
+    state = {"next": t0, "started": 0}
+    results = []
+    fatal = []
+    out = open(args.results_out, "w") if args.results_out else None
+
+    def stopping():
+        if args.duration is not None and time.monotonic() - t0 >= args.duration:
+            return True
+        if args.until_file is not None and os.path.exists(args.until_file):
+            return True
+        return False
+
+    def take_slot():
+        """The start time of the next attempt, or None to stop."""
+        with lock:
+            if stopping() or fatal or (args.max_attempts is not None
+                                       and state["started"] >= args.max_attempts):
+                return None
+            state["started"] += 1
+            slot = max(state["next"], time.monotonic())
+            if args.rate:
+                state["next"] = slot + 1.0 / args.rate
+            return slot
+
+    def worker(i):
+        mine = inner
+        if args.keys:  # one node key per worker: sessions of one key replace each other
+            mine = copy.copy(inner)
+            mine.key = args.keys.split(",")[i % len(args.keys.split(","))]
+        if args.stagger:
+            time.sleep(i * args.stagger)
+        while True:
+            slot = take_slot()
+            if slot is None:
+                return
+            if slot > time.monotonic():
+                time.sleep(slot - time.monotonic())  # pacing (--rate)
+            try:
+                r = fn(mine)
+            except ToolError as e:
+                fatal.append(str(e))
+                return
+            except Exception as e:  # the node refused us, reset us, or broke the protocol
+                r = {"error": "%s: %s" % (type(e).__name__, e)}
+            with lock:
+                results.append(r)
+                if out:
+                    out.write(json.dumps({k: r.get(k) for k in
+                                          ("local", "closed_by_node", "closed_after_s",
+                                           "handshake", "error")}) + "\n")
+                    out.flush()
+
+    def mark_ready():
+        with ENGAGED["cond"]:
+            while ENGAGED["count"] < args.ready_after:
+                ENGAGED["cond"].wait(0.2)
+                if done.is_set():
+                    return
+        with open(args.ready_file, "w") as f:
+            f.write("engaged after %.3f s\n" % (time.monotonic() - t0))
+
+    done = threading.Event()
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True)
+               for i in range(args.workers)]
+    if args.ready_file:
+        rt = threading.Thread(target=mark_ready, daemon=True)
+        rt.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    if out:
+        out.close()
+    if fatal:
+        raise ToolError(fatal[0])
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    closed = [r for r in results if r.get("closed_by_node")]
+    not_closed = [r for r in results if not r.get("closed_by_node") and "error" not in r]
+    errors = [r for r in results if "error" in r]
+    after = sorted(r["closed_after_s"] for r in closed if r.get("closed_after_s") is not None)
+    hs = {}
+    for r in results:
+        if "handshake" in r:
+            hs[r["handshake"]] = hs.get(r["handshake"], 0) + 1
+
+    def total(key):
+        return sum(r.get(key) or 0 for r in results)
+
+    return {"mode": "attack", "attack": inner.cmd, "workers": args.workers,
+            "duration_s": round(time.monotonic() - t0, 3), "attempts": len(results),
+            "closed_by_node": len(closed), "not_closed": len(not_closed),
+            "not_closed_first": not_closed[:3], "errors": len(errors),
+            "errors_first": [r["error"] for r in errors[:3]],
+            "closed_after_s_max": after[-1] if after else None,
+            "closed_after_s_median": round(statistics.median(after), 3) if after else None,
+            "records_received": total("records_received"),
+            "frames_received": total("frames_received"), "handshakes": hs,
+            "records_sent": total("records_sent"), "ranges_asked": total("ranges_asked"),
+            "bytes_sent": total("bytes_sent"),
+            "unread_bytes_max": max([r.get("unread_bytes") or 0 for r in results] or [0]),
+            "cpu_s": round(ru.ru_utime + ru.ru_stime, 2)}
 
 
 # --- command line ----------------------------------------------------------------------
@@ -623,12 +1054,51 @@ def parser():
     g.add_argument("--unknown-even", action="store_true")
     g.add_argument("--unknown-odd", action="store_true")
     p.add_argument("--length", type=int, default=FRAME_MAX + TAG + 1)
+    p = sub.add_parser("slowloris")
+    p.add_argument("--addr", required=True)
+    p.add_argument("--key", help="node key file (--after-msg2)")
+    p.add_argument("--eco", help="ecosystem.json (--after-msg2)")
+    p.add_argument("--after-msg2", action="store_true")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between bytes")
+    p.add_argument("--wait", type=float, default=40.0, help="give up after S s")
+    p = sub.add_parser("replay")
+    session_args(p)
+    p.add_argument("--frame", type=int, default=0, help="which sent frame to replay")
+    p = sub.add_parser("flood")
+    session_args(p)
+    p.add_argument("--org-key", required=True, help="org key file that signs")
+    p.add_argument("--org", help="org of the records (default: the key's org)")
+    p.add_argument("--bad", choices=("all", "last"), default="all")
+    p.add_argument("--records", type=int, default=1000000, help="stop after N records")
+    p.add_argument("--pool", type=int, default=2048, help="distinct records")
+    p.add_argument("--item", default="flood", help="item prefix")
+    p.add_argument("--ids-out", help="write the pool's record ids here")
+    p = sub.add_parser("zero-window")
+    session_args(p)
+    p.set_defaults(wait=120.0)
+    p.add_argument("--org", help="shard to ask for (default: the largest)")
+    p.add_argument("--interval", type=float, default=0.5, help="seconds between requests")
+    p.add_argument("--rcvbuf", type=int, help="SO_RCVBUF before connecting")
+    p = sub.add_parser("attack")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--rate", type=float, help="attempts a second, in all")
+    p.add_argument("--duration", type=float)
+    p.add_argument("--until-file")
+    p.add_argument("--max-attempts", type=int)
+    p.add_argument("--stagger", type=float, default=0.0, help="worker i starts i*S s late")
+    p.add_argument("--keys", help="KEY,KEY,...: worker i uses the i-th node key (--key)")
+    p.add_argument("--ready-file")
+    p.add_argument("--ready-after", type=int, default=1, help="engaged attempts (--ready-file)")
+    p.add_argument("--results-out")
+    p.add_argument("inner", nargs=argparse.REMAINDER, help="-- MODE MODE_ARGS...")
     return ap
 
 
 MODES = {"self-test": lambda a: self_test(), "handshake": mode_handshake,
          "listen-for-records": mode_listen, "push": mode_push, "make-record": mode_make_record,
-         "garbage": mode_garbage, "silent": mode_silent, "raw": mode_raw}
+         "garbage": mode_garbage, "silent": mode_silent, "raw": mode_raw,
+         "slowloris": mode_slowloris, "replay": mode_replay, "flood": mode_flood,
+         "zero-window": mode_zero_window, "attack": mode_attack}
 
 
 def main():
