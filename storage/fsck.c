@@ -1,6 +1,6 @@
 /* store_fsck: re-verifies a whole repository from its own bytes (see repo.h).
  *
- * Pass 1 walks every shard in order: each record's bytes, id, strict decoding, place in
+ * Pass 1 walks every shard in order (decoding and signatures on every core): each record's bytes, id, strict decoding, place in
  * the chain, signer and signature (store_check_record, the same checks as at append),
  * its id index entry, and every stored Merkle node, recomputed the way appends build them
  * (so the roots the node serves are right); then every stored checkpoint of the shard
@@ -9,10 +9,12 @@
  * names; with the counts, that makes each index exactly the one the records imply. */
 #include "storage/internal.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto/checkpoint.h"
 #include "crypto/encode.h"
@@ -200,81 +202,171 @@ static void check_checkpoints(struct fsck *f, const char *org, const struct stor
     mdb_cursor_close(c);
 }
 
+/* The records of a shard are read in chunks: the main thread takes the bytes out of the
+ * map (valid for the whole read transaction), worker threads decode and check each
+ * (signatures dominate the cost), then the main thread checks the chain, the Merkle nodes
+ * and the indexes in order. */
+#define CHUNK 2048
+
+struct slot {
+    bool present, reported;
+    const uint8_t *bytes, *stored_id;
+    size_t len;
+    uint8_t id[PROTO_ID_LEN];
+    struct proto_record rec;
+    bool decoded;
+    char why[256];  /* decoding */
+    char check[256]; /* store_check_record, "" when it passed */
+};
+
+struct chunk {
+    struct fsck *f;
+    struct slot *slots;
+    size_t n;
+    size_t next; /* the next slot to take, under mu */
+    pthread_mutex_t mu;
+};
+
+static void *check_worker(void *arg)
+{
+    struct chunk *c = arg;
+
+    for (;;) {
+        struct slot *sl;
+        size_t i;
+        pthread_mutex_lock(&c->mu);
+        i = c->next++;
+        pthread_mutex_unlock(&c->mu);
+        if (i >= c->n)
+            return NULL;
+        sl = &c->slots[i];
+        if (!sl->present)
+            continue;
+        proto_record_id(sl->id, sl->bytes, sl->len);
+        sl->decoded = proto_record_decode(sl->bytes, sl->len, &sl->rec, sl->why,
+                                          sizeof sl->why) == 0;
+        if (sl->decoded &&
+            store_check_record(c->f->eco, &sl->rec, c->f->signatures, sl->check,
+                               sizeof sl->check) == 0)
+            sl->check[0] = '\0';
+    }
+}
+
+static void check_chunk(struct chunk *c)
+{
+    pthread_t tids[8];
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores, started = 0;
+
+    c->next = 0;
+    for (int t = 1; t < n; t++)
+        if (pthread_create(&tids[started], NULL, check_worker, c) == 0)
+            started++;
+    check_worker(c);
+    for (int t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+}
+
+/* The checks that need the order of the shard and the repository, for one record. */
+static int check_in_order(struct fsck *f, const char *org, const struct store_shard *s,
+                          struct frontier *fr, struct pairs *pairs, struct slot *sl,
+                          uint64_t seq, uint8_t prev[PROTO_ID_LEN])
+{
+    uint8_t pos[12], leaf[CRY_HASH_LEN];
+    MDB_val ik = {PROTO_ID_LEN, sl->id}, iv;
+    const struct proto_record *r = &sl->rec;
+    int rc;
+
+    store__put_be32(pos, s->no);
+    store__put_be64(pos + 4, seq);
+    if (memcmp(sl->id, sl->stored_id, PROTO_ID_LEN) != 0)
+        problem(f, org, (int64_t)seq, "the bytes do not hash to the stored record id");
+    cry_merkle_leaf_hash(leaf, sl->bytes, sl->len);
+    if ((rc = merkle_leaf(f, org, s, fr, seq, leaf)) != 0)
+        return rc;
+    if (mdb_get(f->txn->txn, f->txn->repo->ids, &ik, &iv) != 0 || iv.mv_size != 12 ||
+        memcmp(iv.mv_data, pos, 12) != 0)
+        problem(f, org, (int64_t)seq, "the id index does not point at this record");
+    if (!sl->decoded) {
+        problem(f, org, (int64_t)seq, "not a well-formed record: %s", sl->why);
+    } else {
+        if (strcmp(r->org, org) != 0 || r->seq != seq)
+            problem(f, org, (int64_t)seq, "the record says org %s seq %llu", r->org,
+                    (unsigned long long)r->seq);
+        if (seq == 0 ? r->has_prev : (!r->has_prev || memcmp(r->prev, prev, PROTO_ID_LEN) != 0))
+            problem(f, org, (int64_t)seq, "prev does not name the record before it");
+        if (sl->check[0])
+            problem(f, org, (int64_t)seq, "%s", sl->check);
+        pairs->n = 0;
+        proto_record_each_item(r, count_pair, pairs);
+        f->want_items += pairs->n;
+        f->want_consumers += distinct_input_links(r);
+        f->want_refs += r->has_ref;
+        f->want_mud += r->type == PROTO_T_MUD_ANCHOR && r->mud;
+        if (r->eid)
+            check_eid(f, org, s, r);
+    }
+    memcpy(prev, sl->id, PROTO_ID_LEN);
+    return 0;
+}
+
 static int check_shard(void *ctx, const char *org, const struct store_shard *s)
 {
     struct fsck *f = ctx;
     struct frontier *fr = calloc(1, sizeof *fr);
     struct pairs *pairs = malloc(sizeof *pairs);
+    struct chunk c = {.f = f, .slots = calloc(CHUNK, sizeof(struct slot))};
     uint8_t prev[PROTO_ID_LEN] = {0};
     int rc = 0;
 
-    if (!fr || !pairs) {
+    if (!fr || !pairs || !c.slots) {
         free(fr);
         free(pairs);
+        free(c.slots);
         return TN_ERR_NOMEM;
     }
+    pthread_mutex_init(&c.mu, NULL);
     f->st->shards++;
-    for (uint64_t seq = 0; seq < s->size && rc == 0; seq++) {
-        uint8_t pos[12], id[PROTO_ID_LEN], leaf[CRY_HASH_LEN];
-        MDB_val k = {sizeof pos, pos}, v;
-        struct proto_record r;
-        const uint8_t *bytes;
-        size_t len;
-        char why[256];
-
-        store__put_be32(pos, s->no);
-        store__put_be64(pos + 4, seq);
-        if ((rc = mdb_get(f->txn->txn, f->txn->repo->records, &k, &v)) != 0) {
-            if (rc != MDB_NOTFOUND)
-                break;
-            rc = 0;
-            problem(f, org, (int64_t)seq, "record missing (the shard has %llu)",
-                    (unsigned long long)s->size);
-            memset(prev, 0, sizeof prev);
-            continue;
+    for (uint64_t base = 0; base < s->size && rc == 0; base += CHUNK) {
+        c.n = s->size - base < CHUNK ? (size_t)(s->size - base) : CHUNK;
+        for (size_t i = 0; i < c.n; i++) {
+            struct slot *sl = &c.slots[i];
+            uint8_t pos[12];
+            MDB_val k = {sizeof pos, pos}, v;
+            int mrc;
+            memset(sl, 0, sizeof *sl);
+            proto_record_init(&sl->rec);
+            store__put_be32(pos, s->no);
+            store__put_be64(pos + 4, base + i);
+            if ((mrc = mdb_get(f->txn->txn, f->txn->repo->records, &k, &v)) != 0) {
+                if (mrc != MDB_NOTFOUND)
+                    rc = store__err(mrc);
+                continue;
+            }
+            if (v.mv_size <= PROTO_ID_LEN) {
+                problem(f, org, (int64_t)(base + i), "stored value too short");
+                sl->reported = true;
+                continue;
+            }
+            sl->present = true;
+            sl->stored_id = v.mv_data;
+            sl->bytes = (const uint8_t *)v.mv_data + PROTO_ID_LEN;
+            sl->len = v.mv_size - PROTO_ID_LEN;
         }
-        f->st->records++;
-        if (v.mv_size <= PROTO_ID_LEN) {
-            problem(f, org, (int64_t)seq, "stored value too short");
-            continue;
+        if (rc == 0)
+            check_chunk(&c);
+        for (size_t i = 0; i < c.n; i++) {
+            struct slot *sl = &c.slots[i];
+            if (rc == 0 && sl->present) {
+                f->st->records++;
+                rc = check_in_order(f, org, s, fr, pairs, sl, base + i, prev);
+            } else if (rc == 0 && !sl->reported) {
+                problem(f, org, (int64_t)(base + i), "record missing (the shard has %llu)",
+                        (unsigned long long)s->size);
+                memset(prev, 0, sizeof prev);
+            }
+            proto_record_release(&sl->rec);
         }
-        bytes = (const uint8_t *)v.mv_data + PROTO_ID_LEN;
-        len = v.mv_size - PROTO_ID_LEN;
-        proto_record_id(id, bytes, len);
-        if (memcmp(id, v.mv_data, PROTO_ID_LEN) != 0)
-            problem(f, org, (int64_t)seq, "the bytes do not hash to the stored record id");
-        cry_merkle_leaf_hash(leaf, bytes, len);
-        if ((rc = merkle_leaf(f, org, s, fr, seq, leaf)) != 0)
-            break;
-        /* the id index */
-        {
-            MDB_val ik = {PROTO_ID_LEN, id}, iv;
-            if (mdb_get(f->txn->txn, f->txn->repo->ids, &ik, &iv) != 0 || iv.mv_size != 12 ||
-                memcmp(iv.mv_data, pos, 12) != 0)
-                problem(f, org, (int64_t)seq, "the id index does not point at this record");
-        }
-        proto_record_init(&r);
-        if (proto_record_decode(bytes, len, &r, why, sizeof why) != 0) {
-            problem(f, org, (int64_t)seq, "not a well-formed record: %s", why);
-        } else {
-            if (strcmp(r.org, org) != 0 || r.seq != seq)
-                problem(f, org, (int64_t)seq, "the record says org %s seq %llu", r.org,
-                        (unsigned long long)r.seq);
-            if (seq == 0 ? r.has_prev : (!r.has_prev || memcmp(r.prev, prev, PROTO_ID_LEN) != 0))
-                problem(f, org, (int64_t)seq, "prev does not name the record before it");
-            if (store_check_record(f->eco, &r, f->signatures, why, sizeof why) != 0)
-                problem(f, org, (int64_t)seq, "%s", why);
-            pairs->n = 0;
-            proto_record_each_item(&r, count_pair, pairs);
-            f->want_items += pairs->n;
-            f->want_consumers += distinct_input_links(&r);
-            f->want_refs += r.has_ref;
-            f->want_mud += r.type == PROTO_T_MUD_ANCHOR && r.mud;
-            if (r.eid)
-                check_eid(f, org, s, &r);
-        }
-        proto_record_release(&r);
-        memcpy(prev, id, PROTO_ID_LEN);
     }
     if (rc == 0) {
         uint8_t pos[12];
@@ -288,9 +380,11 @@ static int check_shard(void *ctx, const char *org, const struct store_shard *s)
             problem(f, org, (int64_t)s->size, "a record is stored past the shard's end");
         check_checkpoints(f, org, s);
     }
+    pthread_mutex_destroy(&c.mu);
     free(fr);
     free(pairs);
-    return rc == 0 ? 0 : store__err(rc);
+    free(c.slots);
+    return rc;
 }
 
 /* --- pass 2: indexes ------------------------------------------------------------------- */
