@@ -62,7 +62,9 @@ for round in $(seq 1 "$ROUNDS"); do
     fi
     cat "$ids" >>"$T/acked-all.txt"
 
-    # restart and check
+    # the killed node's repository checks out whole, then restart
+    tn_run "$TRACECTL" fsck --data "$D"
+    assert_rc 0 "round $round: fsck after kill -9 ($(head -c 1000 "$TN_OUT"))"
     tn_acme_start "$D"
     tn_log_ids "$D" acme "$T/log.txt"
     size=$(wc -l <"$T/log.txt")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A full LMDB map is an I/O error with a clear message, not a crash: the submit that
 # does not fit exits 4 naming the map size, the node keeps serving everything acknowledged,
-# and after a restart with a larger --map-size the shard continues where it stopped.
+# and after a restart with a larger --map-size the shard continues where it stopped; fsck
+# is clean while the map is full and after the restart.
 . "$(dirname "$0")/lib/common.sh"
 
 BATCH=200
@@ -58,7 +59,9 @@ assert_eq 0 "$missing" "acknowledged ids missing from the log after the map was 
 head -n "$acked" "$T/log.txt" | cmp -s - "$T/acked.txt" || tn_fail "the log does not start with the acknowledged ids in order"
 tn_check_record "$D" "$(head -n 1 "$T/log.txt")" "$ACME_PK" "$T/rec"
 tn_check_record "$D" "$(tail -n 1 "$T/log.txt")" "$ACME_PK" "$T/rec"
-tn_say "after the full map: status, log ($size records), get, proof and verify.py all work"
+tn_run "$TRACECTL" fsck --data "$D"
+assert_rc 0 "fsck of the running node with a full map ($(head -c 1000 "$TN_OUT"))"
+tn_say "after the full map: status, log ($size records), get, proof, verify.py and fsck all work"
 
 # a second refused submit does not break anything either
 tn_run "$TRACECTL" submit --data "$D" "$T/batch.jsonl"
@@ -81,4 +84,6 @@ assert_eq "$((size + BATCH))" "$(tn_shard_size "$D" acme)" "shard size after the
 tn_log_ids "$D" acme "$T/log2.txt"
 head -n "$size" "$T/log2.txt" | cmp -s - "$T/log.txt" || tn_fail "the log's first $size records changed"
 tn_node_stop acme
+tn_run "$TRACECTL" fsck --data "$D"
+assert_rc 0 "fsck after the restart with the larger map ($(head -c 1000 "$TN_OUT"))"
 tn_say "PASS: map $map full after $acked records; restarted with 64M, seq continued at $size"
