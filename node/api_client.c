@@ -22,8 +22,12 @@ int api_client_connect(struct api_client *c, const char *sock_path, char *err, s
     memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
     c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        snprintf(err, errlen, "node not running (cannot connect to %s: %s)", sock_path,
-                 strerror(errno));
+        if (errno == EACCES || errno == EPERM)
+            snprintf(err, errlen, "no permission to use the node's socket %s (it belongs to "
+                                  "another user)", sock_path);
+        else
+            snprintf(err, errlen, "node not running (cannot connect to %s: %s)", sock_path,
+                     strerror(errno));
         if (c->fd >= 0)
             close(c->fd);
         c->fd = -1;
