@@ -91,9 +91,18 @@ static bool bin_ok(const struct proto_wire_bin *b)
     return b->p && b->len >= 1 && b->len <= PROTO_WIRE_BIN_MAX;
 }
 
+/* UTF-8 on one line: a peer's text may end up quoted in a log line. */
+static bool line_ok(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return proto_utf8_ok(s, len);
+}
+
 static bool feature_ok(const char *s, size_t len)
 {
-    return len >= 1 && len <= PROTO_WIRE_FEATURE_MAX && proto_utf8_ok(s, len);
+    return len >= 1 && len <= PROTO_WIRE_FEATURE_MAX && line_ok(s, len);
 }
 
 /* Its content is checked by the one who verifies its signature (crypto/checkpoint.c). */
@@ -104,7 +113,7 @@ static bool note_ok(const char *s, size_t len)
 
 static bool error_text_ok(const char *s, size_t len)
 {
-    return len <= PROTO_WIRE_ERROR_MAX && (len == 0 || proto_utf8_ok(s, len));
+    return len <= PROTO_WIRE_ERROR_MAX && (len == 0 || line_ok(s, len));
 }
 
 /* --- decoding ----------------------------------------------------------------------------- */
@@ -288,7 +297,8 @@ static int dec_hello(struct dec *d, const msgpack_object *body, struct proto_wir
     for (size_t i = 0; i < n; i++)
         if (items[i].type != MSGPACK_OBJECT_STR ||
             !feature_ok(items[i].via.str.ptr, items[i].via.str.size))
-            return bad(d, "features[%zu] is not 1..%d bytes of text", i, PROTO_WIRE_FEATURE_MAX);
+            return bad(d, "features[%zu] is not 1..%d bytes of text on one line", i,
+                       PROTO_WIRE_FEATURE_MAX);
     if ((rc = alloc_list(d, out, n, sizeof *list)) != 0)
         return rc;
     list = out->owned;
@@ -485,7 +495,7 @@ static int dec_error(struct dec *d, const msgpack_object *body, struct proto_wir
         return rc;
     if (v[0]->type != MSGPACK_OBJECT_STR ||
         !error_text_ok(v[0]->via.str.ptr, v[0]->via.str.size))
-        return bad(d, "msg is not text of at most %d bytes", PROTO_WIRE_ERROR_MAX);
+        return bad(d, "msg is not text (one line, at most %d bytes)", PROTO_WIRE_ERROR_MAX);
     out->u.error.msg.p = v[0]->via.str.ptr;
     out->u.error.msg.len = v[0]->via.str.size;
     return 0;

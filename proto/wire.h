@@ -83,7 +83,8 @@ struct proto_wire_text { /* not NUL-terminated */
 
 struct proto_wire_hello { /* v is always PROTO_WIRE_VERSION: another version is refused */
     char org[PROTO_ID_MAX + 1];
-    const struct proto_wire_text *features; /* each 1..PROTO_WIRE_FEATURE_MAX bytes of UTF-8 */
+    const struct proto_wire_text *features; /* each 1..PROTO_WIRE_FEATURE_MAX bytes of UTF-8
+                                               without control characters */
     size_t n_features;                      /* <= PROTO_WIRE_FEATURES_MAX */
 };
 
@@ -157,7 +158,8 @@ struct proto_wire_root {
 };
 
 struct proto_wire_error {
-    struct proto_wire_text msg; /* 0..PROTO_WIRE_ERROR_MAX bytes of UTF-8 */
+    struct proto_wire_text msg; /* 0..PROTO_WIRE_ERROR_MAX bytes of UTF-8 without control
+                                   characters (one log line) */
 };
 
 struct proto_wire_msg {

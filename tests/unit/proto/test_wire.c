@@ -543,6 +543,14 @@ static void v_empty_array(msgpack_packer *pk) { msgpack_pack_array(pk, 0); }
 static void v_long_error(msgpack_packer *pk) { pk_filled_str(pk, PROTO_WIRE_ERROR_MAX + 1, 'e'); }
 static void v_bad_utf8(msgpack_packer *pk) { pk_text(pk, "bye \xff", 5); }
 static void v_control(msgpack_packer *pk) { pk_text(pk, "bye \x1b[2J", 8); }
+static void v_newline(msgpack_packer *pk) { pk_text(pk, "bye\n2025 forged log line", 24); }
+static void v_del(msgpack_packer *pk) { pk_text(pk, "bye\x7f", 4); }
+
+static void v_feature_tab(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 1);
+    pk_text(pk, "pu\tsh", 5);
+}
 
 static void v_features_many(msgpack_packer *pk)
 {
@@ -718,6 +726,7 @@ static const struct refusal refusals[] = {
     {S_HELLO, OP_SET, "features", v_feature_long, "features[1] is not 1..64 bytes of text"},
     {S_HELLO, OP_SET, "features", v_feature_bin, "features[0] is not"},
     {S_HELLO, OP_SET, "features", v_feature_empty, "features[0] is not"},
+    {S_HELLO, OP_SET, "features", v_feature_tab, "features[0] is not"},
     /* CLOCK */
     {S_CLOCK, OP_DROP, "shards", NULL, "malformed CLOCK: no 'shards'"},
     {S_CLOCK, OP_SET, "shards", v_empty_map, "shards is not an array"},
@@ -774,9 +783,11 @@ static const struct refusal refusals[] = {
     {S_FORK, OP_DROP, "at", NULL, "malformed FORK: no 'at'"},
     /* ERROR */
     {S_ERROR, OP_DROP, "msg", NULL, "malformed ERROR: no 'msg'"},
-    {S_ERROR, OP_SET, "msg", v_long_error, "malformed ERROR: msg is not text of at most 1024"},
+    {S_ERROR, OP_SET, "msg", v_long_error, "malformed ERROR: msg is not text (one line, at most 1024 bytes)"},
     {S_ERROR, OP_SET, "msg", v_bad_utf8, "malformed ERROR: msg is not text"},
     {S_ERROR, OP_SET, "msg", v_control, "malformed ERROR: msg is not text"},
+    {S_ERROR, OP_SET, "msg", v_newline, "malformed ERROR: msg is not text"},
+    {S_ERROR, OP_SET, "msg", v_del, "malformed ERROR: msg is not text"},
     {S_ERROR, OP_SET, "msg", v_bin4, "malformed ERROR: msg is not text"},
 };
 
