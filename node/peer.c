@@ -43,9 +43,9 @@ struct node_net {
     uv_tcp_t listener;
     uv_timer_t heartbeat;
     struct node_peer *peers;
-    size_t n_peers;
     struct peer_dial *dials;
-    uint8_t x_sk[32]; /* this node's static X25519 key (wiped at stop) */
+    uint8_t *x_sk; /* this node's static X25519 key: 32 bytes of sodium_malloc memory,
+                      read-only once derived, wiped by sodium_free */
     bool stopping;
     uint64_t dropped;        /* peers dropped for misbehaviour */
     uint64_t dropped_ids[64]; /* the latest of them (gossip ids), a ring */
@@ -114,7 +114,7 @@ void node_peer_close(struct node_peer *p, const char *fmt, ...)
     va_end(ap);
     if (p->org)
         fmt_pk(pk, p->node_pk);
-    if (was_open || p->state == PEER_HANDSHAKE)
+    if (was_open || p->state == PEER_HANDSHAKE || p->inbound) /* inbound: refusals too */
         node_info("peer %s%s%s%s disconnected: %s", p->addr, p->org ? " (" : "",
                   p->org ? p->org->id : "", p->org ? ")" : "", why);
     else
@@ -129,7 +129,6 @@ void node_peer_close(struct node_peer *p, const char *fmt, ...)
         net->peers = p->next;
     if (p->next)
         p->next->prev = p->prev;
-    net->n_peers--;
     if (p->dial) {
         p->dial->peer = NULL;
         dial_schedule(p->dial, !was_open);
@@ -176,11 +175,6 @@ static struct node_peer *peer_new(struct node_net *net, bool inbound)
 
     if (!p)
         return NULL;
-    if (!(p->crypto = sodium_malloc(sizeof *p->crypto))) {
-        free(p);
-        return NULL;
-    }
-    memset(p->crypto, 0, sizeof *p->crypto);
     p->node = net->node;
     p->inbound = inbound;
     p->state = PEER_CONNECTING;
@@ -191,8 +185,23 @@ static struct node_peer *peer_new(struct node_net *net, bool inbound)
     if (p->next)
         p->next->prev = p;
     net->peers = p;
-    net->n_peers++;
     return p;
+}
+
+static bool pending_inbound(const struct node_peer *q)
+{
+    return q->inbound && q->state == PEER_HANDSHAKE;
+}
+
+/* Sessions (every connection but inbound handshakes under way), other than `except`. */
+static size_t count_sessions(const struct node_net *net, const struct node_peer *except)
+{
+    size_t n = 0;
+
+    for (const struct node_peer *q = net->peers; q; q = q->next)
+        if (q != except && q->state != PEER_CLOSED && !pending_inbound(q))
+            n++;
+    return n;
 }
 
 /* --- frames --------------------------------------------------------------------------- */
@@ -346,6 +355,10 @@ static void session_open(struct node_peer *p)
     uint8_t rs[32];
 
     cry_noise_split(&p->crypto->hs, &p->crypto->tx, &p->crypto->rx, rs);
+    if (p->inbound && count_sessions(p->node->net, p) >= PEER_MAX) {
+        node_peer_close(p, "refused: already %d peers", PEER_MAX);
+        return;
+    }
     if (duplicate_loses(p)) {
         node_peer_close(p, "duplicate connection");
         return;
@@ -513,6 +526,12 @@ static void start_handshake(struct node_peer *p)
     uint8_t pro[128], out[128];
     size_t plen, olen;
 
+    /* Only now: a connection refused at once costs no locked pages. */
+    if (!(p->crypto = sodium_malloc(sizeof *p->crypto))) {
+        node_peer_close(p, "out of memory for the handshake");
+        return;
+    }
+    memset(p->crypto, 0, sizeof *p->crypto);
     p->state = PEER_HANDSHAKE;
     prologue(n, pro, &plen);
     cry_noise_init(&p->crypto->hs, !p->inbound, pro, plen, n->net->x_sk);
@@ -532,13 +551,58 @@ static void start_handshake(struct node_peer *p)
 
 /* --- inbound -------------------------------------------------------------------------- */
 
+/* Makes room for the new inbound connection p among the handshakes under way (the bounds in
+ * peer.h), or says why it is refused (false). */
+static bool admit_inbound(struct node_net *net, struct node_peer *p, char *why, size_t whylen)
+{
+    struct node_peer *oldest = NULL, *oldest_here = NULL, *victim = NULL;
+    size_t pending = 0, here = 0;
+    uint64_t now = node_now_ms(net->node);
+    size_t counted;
+    const char *scope;
+
+    if (count_sessions(net, p) >= PEER_MAX) {
+        snprintf(why, whylen, "refused: already %d peers", PEER_MAX);
+        return false;
+    }
+    /* The list is newest first: the last match is the oldest. */
+    for (struct node_peer *q = net->peers; q; q = q->next) {
+        if (q == p || !pending_inbound(q))
+            continue;
+        pending++;
+        oldest = q;
+        if (strcmp(q->host, p->host) == 0) {
+            here++;
+            oldest_here = q;
+        }
+    }
+    if (here >= PEER_PENDING_PER_HOST) {
+        victim = oldest_here;
+        counted = here;
+        scope = "from this address";
+    } else if (pending >= PEER_PENDING_MAX) {
+        victim = oldest;
+        counted = pending;
+        scope = "in all";
+    } else {
+        return true;
+    }
+    if (now - victim->accepted_ms < PEER_PENDING_GRACE_MS) {
+        snprintf(why, whylen, "refused: %zu handshakes under way %s", counted, scope);
+        return false;
+    }
+    node_peer_close(victim, "handshake not finished in %.1f s, and a newer connection needs its place",
+                    (double)(now - victim->accepted_ms) / 1000);
+    return true;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct node_net *net = server->data;
     struct node_peer *p;
     struct sockaddr_storage sa;
     int salen = sizeof sa;
-    char host[64] = "?";
+    char why[128];
 
     if (status != 0 || net->stopping || !(p = peer_new(net, true)))
         return;
@@ -546,19 +610,20 @@ static void on_connection(uv_stream_t *server, int status)
         node_peer_close(p, "accept failed");
         return;
     }
+    p->accepted_ms = node_now_ms(net->node);
     if (uv_tcp_getpeername(&p->tcp, (struct sockaddr *)&sa, &salen) == 0) {
         if (sa.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&sa, host, sizeof host);
-            snprintf(p->addr, sizeof p->addr, "[%s]:%u", host,
+            uv_ip6_name((struct sockaddr_in6 *)&sa, p->host, sizeof p->host);
+            snprintf(p->addr, sizeof p->addr, "[%s]:%u", p->host,
                      ntohs(((struct sockaddr_in6 *)&sa)->sin6_port));
         } else {
-            uv_ip4_name((struct sockaddr_in *)&sa, host, sizeof host);
-            snprintf(p->addr, sizeof p->addr, "%s:%u", host,
+            uv_ip4_name((struct sockaddr_in *)&sa, p->host, sizeof p->host);
+            snprintf(p->addr, sizeof p->addr, "%s:%u", p->host,
                      ntohs(((struct sockaddr_in *)&sa)->sin_port));
         }
     }
-    if (net->n_peers > PEER_MAX) {
-        node_peer_close(p, "refused: already %d peers", PEER_MAX);
+    if (!admit_inbound(net, p, why, sizeof why)) {
+        node_peer_close(p, "%s", why);
         return;
     }
     start_handshake(p);
@@ -606,7 +671,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         dial_schedule(d, true);
         return;
     }
-    if (net->n_peers >= PEER_MAX || !(p = peer_new(net, false)) ||
+    if (count_sessions(net, NULL) >= PEER_MAX || !(p = peer_new(net, false)) ||
         !(c = calloc(1, sizeof *c))) {
         uv_freeaddrinfo(res);
         dial_schedule(d, true);
@@ -740,8 +805,11 @@ int node_net_start(struct node *n)
         return TN_ERR_NOMEM;
     n->net = net;
     net->node = n;
+    if (!(net->x_sk = sodium_malloc(32)))
+        return TN_ERR_NOMEM;
     if (cry_noise_static_from(net->x_sk, &n->node_key) != 0)
         return TN_ERR_INVALID;
+    sodium_mprotect_readonly(net->x_sk);
     snprintf(host, sizeof host, "%s", n->cfg->listen);
     colon = strrchr(host, ':');
     *colon = '\0';
@@ -807,11 +875,12 @@ void node_net_stop(struct node *n)
     net->dials = NULL;
     uv_close((uv_handle_t *)&net->heartbeat, NULL);
     uv_close((uv_handle_t *)&net->listener, NULL);
-    sodium_memzero(net->x_sk, sizeof net->x_sk);
 }
 
 void node_net_free(struct node *n)
 {
+    if (n->net && n->net->x_sk)
+        sodium_free(n->net->x_sk); /* wipes it */
     free(n->net);
     n->net = NULL;
 }

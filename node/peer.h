@@ -15,8 +15,16 @@
 #include "node/daemon.h"
 #include "proto/msg.h"
 
-#define PEER_MAX 64                    /* connections, in and out */
+#define PEER_MAX 64                    /* sessions, in and out (dials count from the start) */
 #define PEER_HANDSHAKE_MS 10000        /* deadline from connect/accept to an open session */
+/* Inbound connections still in their handshake are counted apart from sessions, so that
+ * connections that never finish it cannot take the places of peers that do. When either
+ * bound is reached, a new connection replaces the oldest handshake (of that address, or of
+ * all) if it has had PEER_PENDING_GRACE_MS, and is refused otherwise: a handshake that
+ * completes in time is never cut short by the ones that come after it. */
+#define PEER_PENDING_MAX 128           /* inbound handshakes under way */
+#define PEER_PENDING_PER_HOST 16       /* ... from one remote address */
+#define PEER_PENDING_GRACE_MS 2000
 #define PEER_IDLE_MS 30000             /* no frame for this long: the peer is gone */
 #define PEER_SEND_HIGH (4u << 20)      /* queued bytes: stop producing for this peer */
 #define PEER_SEND_LIMIT (32u << 20)    /* queued bytes: drop the peer */
@@ -35,6 +43,8 @@ struct node_peer {
     enum peer_state state;
     bool inbound;
     char addr[80]; /* remote HOST:PORT */
+    char host[64]; /* inbound: the remote address alone */
+    uint64_t accepted_ms; /* inbound: when the connection was accepted */
     struct peer_dial *dial; /* outbound: the address we keep dialing; NULL inbound */
     struct peer_crypto *crypto;
     uint8_t node_pk[CRY_PK_LEN]; /* the remote node key, once the handshake checked it */

@@ -27,9 +27,14 @@
 #   flood-bad-last   PUSH frames of valid records but the last of each frame, so the node
 #                    verifies ~250 signatures to find the bad one
 #   zero-window      4 peers that never read while asking for W's shard again and again
-#   slowloris-slots  64 trickling connections, as many as the node takes peers: the node
-#                    must still let the honest peer in
-# TN_HOSTILE_CASES="case ..." runs only those.
+#   slowloris-slots  64 trickling connections, as many as the node takes peers, from 8
+#                    addresses (127.0.0.2-9): handshakes under way are not sessions, so the
+#                    node must still let the honest peer in
+#   slowloris-host   64 trickling connections from one address (127.0.0.2): the node keeps
+#                    16 handshakes of one address under way, refuses more (or lets a new one
+#                    replace one 2 s old), and the honest peer from 127.0.0.1 gets in
+# TN_HOSTILE_CASES="case ..." runs only those; TN_HOSTILE_NICE=0 runs the attackers at A's
+# priority (see "Three machines in two cores" below).
 #
 # H replicates the whole shard once per attack, with the attack running against A from
 # before H starts until H holds the shard (attempts under way then run to their end), and
@@ -136,6 +141,25 @@ REF_A=$(tn_net_shards 1)
 assert_match "^$W_ORG:$RECORDS:[0-9a-f]{64}:false$" "$REF_A" "A's shards: W's shard only"
 REF_W=${REF_A#*:} # size:root:frozen of W's shard
 
+# Three machines in two cores: H gets a core of its own, as it would have its own machine;
+# A gets the other, and the attackers run there at nice 19, so that they have what A leaves
+# idle but do not take A's CPU when A has work (on their own machine they would not). Left
+# to the scheduler, whatever CPU an attack costs -- the attacker's own included -- comes out
+# of H's signature checks, and the ratio measures the box rather than A.
+if [ "$(nproc)" -ge 2 ]; then
+    ATTACKER_CMD=(taskset -c 0 nice -n "${TN_HOSTILE_NICE:-19}")
+    taskset -a -p -c 0 "$A_PID" >/dev/null || tn_fail "cannot pin A to CPU 0"
+    tn_say "A on CPU 0 with the attackers at nice ${TN_HOSTILE_NICE:-19}, H on CPU 1 (taskset)"
+else
+    ATTACKER_CMD=()
+    tn_say "one CPU: A, H and the attackers share it; the ratios include the attacker's CPU"
+fi
+# pin_h: H (every thread, the pool's too) on its own core.
+pin_h() {
+    [ "${#ATTACKER_CMD[@]}" == 0 ] || taskset -a -p -c 1 "${TN_NODE_PID[n3]}" >/dev/null ||
+        tn_fail "cannot pin H to CPU 1"
+}
+
 # --- A's memory --------------------------------------------------------------------------
 
 # rss_read: VmRSS, VmHWM and RssAnon of A (kB) into RSS_KB, HWM_KB, ANON_KB.
@@ -192,6 +216,7 @@ sync_h() {
     c0=$(cpu_ticks)
     t0=$EPOCHREALTIME
     tn_net_start 3
+    pin_h
     deadline=$(tn_deadline "$SYNC_LIMIT")
     while [ "$(h_size)" != "$RECORDS" ]; do
         rss_sample
@@ -246,7 +271,7 @@ baseline() {
 attack_start() {
     local c=$1 i=$2
     shift 2
-    "$PY" "$PEER" attack --until-file "$T/$c.stop" --ready-file "$T/$c.$i.ready" \
+    "${ATTACKER_CMD[@]}" "$PY" "$PEER" attack --until-file "$T/$c.stop" --ready-file "$T/$c.$i.ready" \
         --results-out "$T/$c.$i.results" "$@" >"$T/$c.$i.json" 2>"$T/$c.$i.err" &
     ATTACK_PIDS+=($!)
     CASE_PIDS+=($!)
@@ -360,10 +385,15 @@ start_slowloris() { # 8 connections trickling message 1, 4 trickling message 3
     attack_start "$1" 2 --workers 4 --stagger 0.6 -- slowloris --after-msg2 --key "$K4" \
         --eco "$NET_ECO" --addr "$ADDR" --wait 30
 }
-start_slowloris_slots() { # as many trickling connections as the node takes peers (64);
-    # H starts once all 64 are in
-    attack_start "$1" 1 --workers 64 --stagger 0.02 --ready-after 64 -- slowloris --addr "$ADDR" \
-        --wait 30
+SLOT_SOURCES=$(seq -s, -f '127.0.0.%g' 2 9)
+start_slowloris_slots() { # as many trickling connections as the node takes peers (64), 8 per
+    # address; H starts once all 64 are in
+    attack_start "$1" 1 --workers 64 --stagger 0.02 --sources "$SLOT_SOURCES" --ready-after 64 \
+        -- slowloris --addr "$ADDR" --wait 30
+}
+start_slowloris_host() { # 64 trickling connections from one address; H starts once 16 are in
+    attack_start "$1" 1 --workers 64 --stagger 0.02 --sources 127.0.0.2 --ready-after 16 \
+        -- slowloris --addr "$ADDR" --wait 30
 }
 start_msgpack() {
     attack_start "$1" 1 -- raw --bad-msgpack --key "$K4" --eco "$NET_ECO" --addr "$ADDR" --wait 10
@@ -465,9 +495,14 @@ case_flood-bad-last() {
 }
 case_zero-window() { run_case zero-window 'slow peer: [0-9]+ bytes unsent for 30 s' start_zero_window; }
 case_slowloris-slots() {
-    run_case slowloris-slots 'handshake not finished within 10 s' start_slowloris_slots $((10 + SLOW_SLACK))
+    run_case slowloris-slots 'handshake not finished within 10 s' start_slowloris_slots \
+        $((10 + SLOW_SLACK))
 }
-CASES=${TN_HOSTILE_CASES:-garbage huge-length slowloris bad-msgpack unknown-even replay flood-bad-all flood-bad-last zero-window slowloris-slots}
+case_slowloris-host() { # a connection the node refuses or replaces says so too
+    run_case slowloris-host 'handshake not finished (within 10 s|in [0-9.]+ s, and a newer connection needs its place)|refused: 16 handshakes under way from this address' \
+        start_slowloris_host $((10 + SLOW_SLACK))
+}
+CASES=${TN_HOSTILE_CASES:-garbage huge-length slowloris bad-msgpack unknown-even replay flood-bad-all flood-bad-last zero-window slowloris-slots slowloris-host}
 for c in $CASES; do
     declare -F "case_$c" >/dev/null || tn_fail "unknown case '$c' in TN_HOSTILE_CASES"
 done

@@ -73,7 +73,8 @@ that stops the tool, e.g. a responder payload that does not check out):
       TCP state leaving ESTABLISHED, so closed_after_s is late by up to 2 intervals.
       unread_bytes: what the node got into our receive buffer (never read).
   attack [--workers N] [--rate R] (--duration S | --until-file F) [--max-attempts N]
-         [--stagger S] [--keys K1,K2,...] [--ready-file F [--ready-after N]]
+         [--stagger S] [--keys K1,K2,...] [--sources A1,A2,...]
+         [--ready-file F [--ready-after N]]
          [--results-out FILE] -- MODE MODE_ARGS...
       runs MODE (garbage, silent, raw, slowloris, replay, flood, zero-window, handshake,
       listen-for-records, push) again and again in N threads (default 1), at most R
@@ -81,7 +82,9 @@ that stops the tool, e.g. a responder payload that does not check out):
       (attempts under way are finished: each ends when the node closes it or its --wait
       passes). Worker i starts i*S seconds late (--stagger) and, with --keys, uses the i-th
       node key instead of MODE's --key (the node keeps one session per node key, so
-      concurrent sessions need distinct member keys). --ready-file is created once N
+      concurrent sessions need distinct member keys); with --sources, worker i connects
+      from the i-th local address (127.0.0.2, ...: one host each, as the node sees it).
+      --ready-file is created once N
       attempts (--ready-after, default 1) have delivered their hostile input;
       --results-out gets one JSON line per attempt (local, closed_by_node, closed_after_s,
       handshake, error). Prints a summary:
@@ -195,18 +198,23 @@ def load_ecosystem(path):
 class Connection:
     """A TCP connection carrying length-prefixed frames."""
 
-    def __init__(self, addr, timeout=5.0, rcvbuf=None):
+    def __init__(self, addr, timeout=5.0, rcvbuf=None, source=None):
+        """source: the local address to connect from (attack --sources)."""
         host, _, port = addr.rpartition(":")
         if not host or not port.isdigit():
             raise ToolError("--addr must be HOST:PORT, got %r" % addr)
-        if rcvbuf:  # before connect(), so that the window it announces is that small
-            info = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)[0]
-            self.sock = socket.socket(info[0], info[1], info[2])
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        info = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)[0]
+        self.sock = socket.socket(info[0], info[1], info[2])
+        try:
+            if rcvbuf:  # before connect(), so that the window it announces is that small
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            if source:
+                self.sock.bind((source, 0))
             self.sock.settimeout(timeout)
             self.sock.connect(info[4])
-        else:
-            self.sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+        except OSError:
+            self.sock.close()
+            raise
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.closed_at = None
@@ -532,7 +540,7 @@ def run_session(args, result, body):
     observations and whether (and when) the node closed."""
     sk = load_key(args.key)
     eco = load_ecosystem(args.eco)
-    conn = Connection(args.addr)
+    conn = Connection(args.addr, source=getattr(args, "source", None))
     result["local"] = conn.local()
     result["handshake"] = "failed"
     obs = Observer(None)
@@ -610,7 +618,7 @@ def mode_make_record(args):
 
 
 def mode_garbage(args):
-    conn = Connection(args.addr)
+    conn = Connection(args.addr, source=getattr(args, "source", None))
     result = {"mode": "garbage", "local": conn.local(), "framed": args.framed}
     if args.framed:
         data = struct.pack(">I", 64) + os.urandom(64)
@@ -630,7 +638,7 @@ def mode_garbage(args):
 
 
 def mode_silent(args):
-    conn = Connection(args.addr)
+    conn = Connection(args.addr, source=getattr(args, "source", None))
     result = {"mode": "silent", "local": conn.local()}
     engage()
     closed = conn.wait_closed(time.monotonic() + args.wait)
@@ -676,7 +684,7 @@ def mode_raw(args):
 
 
 def mode_slowloris(args):
-    conn = Connection(args.addr)
+    conn = Connection(args.addr, source=getattr(args, "source", None))
     result = {"mode": "slowloris", "local": conn.local(), "after_msg2": args.after_msg2,
               "interval_s": args.interval}
     closed = False
@@ -830,7 +838,7 @@ def mode_flood(args):
 def mode_zero_window(args):
     sk = load_key(args.key)
     eco = load_ecosystem(args.eco)
-    conn = Connection(args.addr, rcvbuf=args.rcvbuf)
+    conn = Connection(args.addr, rcvbuf=args.rcvbuf, source=getattr(args, "source", None))
     result = {"mode": "zero-window", "local": conn.local(), "handshake": "failed"}
     obs = Observer(None)
     closed = False
@@ -932,6 +940,9 @@ def mode_attack(args):
         if args.keys:  # one node key per worker: sessions of one key replace each other
             mine = copy.copy(inner)
             mine.key = args.keys.split(",")[i % len(args.keys.split(","))]
+        if args.sources:  # one local address per worker: many hosts, as far as the node sees
+            mine = copy.copy(mine)
+            mine.source = args.sources.split(",")[i % len(args.sources.split(","))]
         if args.stagger:
             time.sleep(i * args.stagger)
         while True:
@@ -1087,6 +1098,7 @@ def parser():
     p.add_argument("--max-attempts", type=int)
     p.add_argument("--stagger", type=float, default=0.0, help="worker i starts i*S s late")
     p.add_argument("--keys", help="KEY,KEY,...: worker i uses the i-th node key (--key)")
+    p.add_argument("--sources", help="ADDR,ADDR,...: worker i connects from the i-th address")
     p.add_argument("--ready-file")
     p.add_argument("--ready-after", type=int, default=1, help="engaged attempts (--ready-file)")
     p.add_argument("--results-out")
