@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Local security (issue 6), over a whole testnet run (testnet/demo: five nodes, a private
 # field, a MUD anchor, replication, trace):
-#   - no secret key (any org, node or governance key of the run, as base64, hex or raw
-#     bytes) appears in any log line, in the demo's output, or in any repository file;
+#   - no secret key (any org, node or governance key of the run, and the X25519 key derived
+#     from it, as base64, hex or raw bytes) appears in any log line, in the demo's output,
+#     or in any repository file;
 #   - the private field's value appears only in its owner's repository;
 #   - data dirs and database dirs are 0700, database files, key files and the API socket
 #     0600, and another user (nobody) can neither read them nor connect to the socket.
@@ -33,16 +34,20 @@ n_keys=$(find "$TN_NET" -name '*.key' | wc -l)
 assert_int_ge 11 "$n_keys" "key files of the run (5 org, 5 node, 1 governance)"
 cat >"$T/scan.py" <<'PYEOF'
 import base64, glob, os, sys
+from nacl.bindings import crypto_sign_ed25519_sk_to_curve25519, crypto_sign_seed_keypair
 net, listing = sys.argv[1], sys.argv[2]
 needles = []
 for path in glob.glob(os.path.join(net, "**", "*.key"), recursive=True):
     for line in open(path):
         if line.startswith("ed25519-secret:"):
             seed = base64.b64decode(line.split(":", 1)[1].strip())
-            needles += [(path, "base64", base64.b64encode(seed)),
-                        (path, "hex", seed.hex().encode()),
-                        (path, "HEX", seed.hex().upper().encode()),
-                        (path, "raw", seed)]
+            # the X25519 secret the node derives for Noise (crypto/noise.c)
+            x = crypto_sign_ed25519_sk_to_curve25519(crypto_sign_seed_keypair(seed)[1])
+            for name, secret in (("", seed), (" as X25519", x)):
+                needles += [(path + name, "base64", base64.b64encode(secret)),
+                            (path + name, "hex", secret.hex().encode()),
+                            (path + name, "HEX", secret.hex().upper().encode()),
+                            (path + name, "raw", secret)]
 found = 0
 for f in open(listing).read().split():
     data = open(f, "rb").read()
@@ -50,7 +55,8 @@ for f in open(listing).read().split():
         if n in data:
             print("%s: the secret of %s (%s) is in it" % (f, key, form))
             found += 1
-print("checked %d files for %d secrets in 4 forms each" % (len(open(listing).read().split()), len(needles) // 4))
+print("checked %d files for %d secrets (each seed, and its X25519 form) in 4 forms each"
+      % (len(open(listing).read().split()), len(needles) // 4))
 sys.exit(1 if found else 0)
 PYEOF
 # the scanner must find a secret where there is one
