@@ -22,6 +22,7 @@
 
 #include "crypto/checkpoint.h"
 #include "crypto/encode.h"
+#include "tests/fuzz/fuzz_keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,19 +34,10 @@ static uint8_t fixed_sk[crypto_sign_SECRETKEYBYTES], other_sk[crypto_sign_SECRET
 
 static void setup_keys(void)
 {
-    uint8_t seed[crypto_sign_SEEDBYTES];
-
     if (fixed.sk)
         return;
-    if (cry_init() != 0)
-        __builtin_trap();
-    for (size_t i = 0; i < sizeof seed; i++)
-        seed[i] = (uint8_t)i;
-    crypto_sign_seed_keypair(fixed.pk, fixed_sk, seed);
-    fixed.sk = fixed_sk;
-    memset(seed, 0x5a, sizeof seed);
-    crypto_sign_seed_keypair(other.pk, other_sk, seed);
-    other.sk = other_sk;
+    fuzz_fixed_key(&fixed, fixed_sk, -1);
+    fuzz_fixed_key(&other, other_sk, 0x5a);
 }
 
 /* The note's first line as an origin, or NULL if it cannot be one (too long, NUL). */

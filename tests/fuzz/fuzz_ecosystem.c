@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "proto/ecosystem.h"
+#include "tests/fuzz/fuzz_keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,16 +27,8 @@ static uint8_t gov_sk[crypto_sign_SECRETKEYBYTES];
 
 static void setup(void)
 {
-    uint8_t seed[crypto_sign_SEEDBYTES];
-
-    if (gov.sk)
-        return;
-    if (cry_init() != 0)
-        __builtin_trap();
-    for (size_t i = 0; i < sizeof seed; i++)
-        seed[i] = (uint8_t)i;
-    crypto_sign_seed_keypair(gov.pk, gov_sk, seed);
-    gov.sk = gov_sk;
+    if (!gov.sk)
+        fuzz_fixed_key(&gov, gov_sk, -1);
 }
 
 static bool str_eq(const char *a, const char *b)

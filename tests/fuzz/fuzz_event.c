@@ -24,6 +24,7 @@
 #include "crypto/encode.h"
 #include "proto/ecosystem.h"
 #include "proto/event.h"
+#include "tests/fuzz/fuzz_keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,17 +48,11 @@ static const char eco_json[] =
 
 static void setup(void)
 {
-    uint8_t seed[crypto_sign_SEEDBYTES];
     char err[256];
 
     if (fixed.sk)
         return;
-    if (cry_init() != 0)
-        __builtin_trap();
-    for (size_t i = 0; i < sizeof seed; i++)
-        seed[i] = (uint8_t)i;
-    crypto_sign_seed_keypair(fixed.pk, fixed_sk, seed);
-    fixed.sk = fixed_sk;
+    fuzz_fixed_key(&fixed, fixed_sk, -1);
     if (proto_ecosystem_parse(eco_json, strlen(eco_json), false, &eco, err, sizeof err) != 0)
         __builtin_trap();
 }

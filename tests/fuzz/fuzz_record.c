@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "proto/record.h"
+#include "tests/fuzz/fuzz_keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,16 +37,8 @@ static uint8_t fixed_sk[crypto_sign_SECRETKEYBYTES];
 
 static void setup_key(void)
 {
-    uint8_t seed[crypto_sign_SEEDBYTES];
-
-    if (fixed.sk)
-        return;
-    if (cry_init() != 0)
-        __builtin_trap();
-    for (size_t i = 0; i < sizeof seed; i++)
-        seed[i] = (uint8_t)i;
-    crypto_sign_seed_keypair(fixed.pk, fixed_sk, seed);
-    fixed.sk = fixed_sk;
+    if (!fixed.sk)
+        fuzz_fixed_key(&fixed, fixed_sk, -1);
 }
 
 /* A failed decode reports why and leaves nothing behind. */
