@@ -3,50 +3,25 @@
  * verification ceiling measured in the same run (one core, and both cores). Prints the
  * median of several runs; never fails on a slow machine.
  *
- *   bench_replicate [--records N] [--runs R] [--tracenode PATH]
+ * The clock runs from the follower's start (a fresh data dir) until its own status shows
+ * all N records, so it includes the node's start-up and the Noise handshake.
+ *
+ *   bench_replicate [--records N] [--runs R] [--port P] [--tracenode PATH]
+ *
+ * The maker listens on 127.0.0.1:P (default 7611), the follower on P+1. The events are
+ * bench_node.h's standard ones (records of about 300 bytes). The last line of output is
+ * the figures as one JSON object (tests/bench/compare reads it).
  */
 #include <pthread.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_node.h"
 #include "crypto/key.h"
-#include "node/api_client.h"
 #include "proto/ecosystem.h"
-
-#define BATCH 1024
-#define WINDOW 4
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_replicate: %s\n", what);
-    exit(1);
-}
 
 struct verify_arg {
     const uint8_t *pk;
@@ -60,7 +35,7 @@ static void *verify_loop(void *p)
     uint8_t msg[300] = {0};
     for (size_t i = 0; i < a->n; i++)
         if (!cry_verify(a->sig, msg, sizeof msg, a->pk))
-            die("verify");
+            bench_die("verify");
     return NULL;
 }
 
@@ -74,16 +49,16 @@ static double verify_rate(size_t n, int threads)
     double start;
 
     if (cry_keypair_generate(&kp) != 0)
-        die("keygen");
+        bench_die("keygen");
     cry_sign(sig, msg, sizeof msg, &kp);
     a = (struct verify_arg){kp.pk, sig, n};
-    start = now();
+    start = bench_now();
     for (int i = 0; i < threads; i++)
         pthread_create(&t[i], NULL, verify_loop, &a);
     for (int i = 0; i < threads; i++)
         pthread_join(t[i], NULL);
     cry_keypair_release(&kp);
-    return (double)n * threads / (now() - start);
+    return (double)n * threads / (bench_now() - start);
 }
 
 static void keyfile(const char *dir, const char *name, uint8_t pk[32])
@@ -93,7 +68,7 @@ static void keyfile(const char *dir, const char *name, uint8_t pk[32])
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
     if (cry_keypair_generate(&kp) || cry_keyfile_write(path, &kp))
-        die("key file");
+        bench_die("key file");
     memcpy(pk, kp.pk, 32);
     cry_keypair_release(&kp);
 }
@@ -112,17 +87,17 @@ static void make_ecosystem(const char *dir)
     keyfile(dir, "b-node.key", bn);
     snprintf(path, sizeof path, "%s/gov.key", dir);
     if (cry_keyfile_read(path, &gk, err, sizeof err))
-        die(err);
+        bench_die(err);
     doc = proto_ecosystem_doc_new("bench", gov);
     if (proto_ecosystem_doc_add_org(doc, "maker", "Maker", a, "manufacturer", an, NULL, err,
                                     sizeof err) ||
         proto_ecosystem_doc_add_org(doc, "follower", "Follower", b, "operator", bn, NULL, err,
                                     sizeof err) ||
         proto_ecosystem_doc_sign(doc, &gk, err, sizeof err))
-        die(err);
+        bench_die(err);
     snprintf(path, sizeof path, "%s/eco.json", dir);
     if (proto_ecosystem_doc_write(path, doc, err, sizeof err))
-        die(err);
+        bench_die(err);
     json_decref(doc);
     cry_keypair_release(&gk);
 }
@@ -151,61 +126,15 @@ static pid_t start_node(const char *bin, const char *dir, const char *who, const
     return pid;
 }
 
-static void stop_node(pid_t pid)
-{
-    int st;
-    kill(pid, SIGTERM);
-    waitpid(pid, &st, 0);
-}
-
-static int connect_wait(struct api_client *c, const char *data)
-{
-    char sock[600], err[256];
-    snprintf(sock, sizeof sock, "%s/api.sock", data);
-    for (int i = 0; i < 3000; i++) {
-        if (api_client_connect(c, sock, err, sizeof err) == 0)
-            return 0;
-        usleep(10000);
-    }
-    return -1;
-}
-
+/* Fills the maker's shard with events 0..n-1. */
 static void fill(const char *data, size_t n)
 {
     struct api_client c;
-    struct api_event *ev = calloc(BATCH, sizeof *ev);
-    char (*text)[200] = calloc(BATCH, sizeof *text);
-    size_t sent = 0, acked = 0, inflight = 0;
-    char err[256];
 
-    if (!ev || !text || connect_wait(&c, data) != 0)
-        die("maker node did not start");
-    while (acked < n) {
-        struct proto_msg m;
-        while (inflight < WINDOW && sent < n) {
-            size_t k = n - sent < BATCH ? n - sent : BATCH;
-            for (size_t i = 0; i < k; i++) {
-                ev[i].len = (size_t)snprintf(text[i], sizeof text[i],
-                                             "{\"type\":\"commission\",\"outputs\":[\"urn:epc:id:"
-                                             "sgtin:0614141.107346.%zu\"],\"attrs\":{\"lot\":"
-                                             "\"L%zu\"}}",
-                                             sent + i, (sent + i) / 1000);
-                ev[i].text = text[i];
-            }
-            if (api_client_send_submit(&c, ev, k))
-                die("send");
-            sent += k;
-            inflight++;
-        }
-        if (api_client_recv(&c, &m, err, sizeof err) || m.type != PROTO_API_OK)
-            die("fill failed");
-        acked += m.body->via.array.size;
-        inflight--;
-        proto_msg_release(&m);
-    }
+    if (bench_node_connect(&c, data) != 0)
+        bench_die("maker node did not start");
+    bench_node_fill(&c, 0, n, NULL);
     api_client_close(&c);
-    free(ev);
-    free(text);
 }
 
 /* The follower's size of the maker's shard and bytes received from peers. */
@@ -237,7 +166,9 @@ int main(int argc, char **argv)
     size_t n = 200000;
     int runs = 3;
     const char *bin = getenv("TN_TRACENODE");
-    char dir[] = "/tmp/tn-brep-XXXXXX", maker_data[600], cmd[700];
+    unsigned port = 7611;
+    char dir[] = "/tmp/tn-brep-XXXXXX", maker_data[600], cmd[700], maker_addr[32],
+         follower_addr[32];
     double rate[16], v1[16], v2[16], wire[16];
     pid_t maker;
 
@@ -246,16 +177,20 @@ int main(int argc, char **argv)
             n = strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--runs") == 0)
             runs = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--port") == 0)
+            port = (unsigned)strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--tracenode") == 0)
             bin = argv[i + 1];
     }
-    if (!bin || runs < 1 || runs > 16 || n == 0)
-        die("usage: bench_replicate [--records N] [--runs R] --tracenode PATH");
+    if (!bin || runs < 1 || runs > 16 || n == 0 || port == 0 || port > 65534)
+        bench_die("usage: bench_replicate [--records N] [--runs R] [--port P] --tracenode PATH");
+    snprintf(maker_addr, sizeof maker_addr, "127.0.0.1:%u", port);
+    snprintf(follower_addr, sizeof follower_addr, "127.0.0.1:%u", port + 1);
     if (cry_init() || !mkdtemp(dir))
-        die("setup");
+        bench_die("setup");
     make_ecosystem(dir);
     snprintf(maker_data, sizeof maker_data, "%s/maker", dir);
-    maker = start_node(bin, dir, "maker", maker_data, "127.0.0.1:7611", NULL);
+    maker = start_node(bin, dir, "maker", maker_data, maker_addr, NULL);
     fprintf(stderr, "filling the maker's shard with %zu records...\n", n);
     fill(maker_data, n);
 
@@ -269,28 +204,28 @@ int main(int argc, char **argv)
         v1[r] = verify_rate(20000, 1);
         v2[r] = verify_rate(20000, 2);
         snprintf(data, sizeof data, "%s/follower%d", dir, r);
-        t0 = now();
-        follower = start_node(bin, dir, "follower", data, "127.0.0.1:7612", "127.0.0.1:7611");
-        if (connect_wait(&c, data) != 0)
-            die("follower did not start");
+        t0 = bench_now();
+        follower = start_node(bin, dir, "follower", data, follower_addr, maker_addr);
+        if (bench_node_connect(&c, data) != 0)
+            bench_die("follower did not start");
         /* poll the follower's own status until it holds everything (or 10 minutes) */
-        while (size < n && now() - t0 < 600) {
+        while (size < n && bench_now() - t0 < 600) {
             usleep(20000);
             if (follower_state(&c, &size, &bytes) != 0)
-                die("status");
+                bench_die("status");
         }
-        rate[r] = (double)size / (now() - t0);
+        rate[r] = (double)size / (bench_now() - t0);
         wire[r] = (double)bytes / (double)(size ? size : 1);
         api_client_close(&c);
-        stop_node(follower);
+        bench_node_stop(follower);
         fprintf(stderr, "run %d: %.0f records/s (%llu records, %.0f bytes/record on the wire), "
                         "verify ceiling %.0f/s one core, %.0f/s two\n",
                 r + 1, rate[r], (unsigned long long)size, wire[r], v1[r], v2[r]);
     }
-    stop_node(maker);
+    bench_node_stop(maker);
     {
-        double mr = median(rate, runs), m1 = median(v1, runs), m2 = median(v2, runs),
-               mw = median(wire, runs);
+        double mr = bench_median(rate, runs), m1 = bench_median(v1, runs), m2 = bench_median(v2, runs),
+               mw = bench_median(wire, runs);
         printf("bench_replicate: %zu records, median of %d runs\n", n, runs);
         printf("  ceiling: Ed25519 verify, one core           %9.0f /s\n", m1);
         printf("  ceiling: Ed25519 verify, two threads        %9.0f /s\n", m2);
