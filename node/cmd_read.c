@@ -31,15 +31,16 @@ static int load_record(struct store_txn *txn, const uint8_t id[32], const char *
                        struct proto_record *r, const uint8_t **bytes, size_t *len)
 {
     char err[256];
-    int rc = store_record_get(txn, id, bytes, len);
+    int rc;
 
     proto_record_init(r);
+    rc = store_record_load(txn, id, bytes, len, r, err, sizeof err);
     if (rc == TN_ERR_NOT_FOUND)
         return cli_error(CLI_INCOMPLETE, "no record %s here", arg);
+    if (rc == TN_ERR_CORRUPT)
+        return cli_error(CLI_IO, "stored record %s is damaged: %s", arg, err);
     if (rc != 0)
-        return cli_error(CLI_IO, "cannot read record %s: %s", arg, tn_strerror(rc));
-    if (proto_record_decode(*bytes, *len, r, err, sizeof err) != 0)
-        return cli_error(CLI_IO, "stored record %s does not decode: %s", arg, err);
+        return cli_error(CLI_IO, "cannot read record %s: %s", arg, err);
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * (org, client event id) -> record, and local secrets. */
 #include "storage/internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define LSN_KEY "lsn"
@@ -37,6 +38,26 @@ int store_record_get(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], cons
     if ((rc = record_at_pos(txn, v.mv_data, &stored_id, bytes, len)) != 0)
         return rc;
     return memcmp(stored_id, id, PROTO_ID_LEN) == 0 ? 0 : TN_ERR_CORRUPT;
+}
+
+int store_record_load(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], const uint8_t **bytes,
+                      size_t *len, struct proto_record *r, char *err, size_t errlen)
+{
+    uint8_t actual[PROTO_ID_LEN];
+    int rc = store_record_get(txn, id, bytes, len);
+
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", tn_strerror(rc));
+        return rc;
+    }
+    proto_record_id(actual, *bytes, *len);
+    if (memcmp(actual, id, PROTO_ID_LEN) != 0) {
+        snprintf(err, errlen, "its stored bytes do not hash to its id (run tracectl fsck)");
+        return TN_ERR_CORRUPT;
+    }
+    if (proto_record_decode_stored(*bytes, *len, r, err, errlen) != 0)
+        return TN_ERR_CORRUPT;
+    return 0;
 }
 
 bool store_has_record(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN])

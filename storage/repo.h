@@ -101,6 +101,13 @@ int store_record_get(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], cons
                      size_t *len) TN_MUST_CHECK;
 bool store_has_record(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN]);
 
+/* store_record_get, then the bytes hashed against the id (a damaged page is
+ * TN_ERR_CORRUPT, not a wrong answer) and decoded into *r without re-checking the
+ * deterministic encoding, which append checked: what a reader that shows a stored record
+ * needs. r is released by the caller on success; the reason is in err on error. */
+int store_record_load(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], const uint8_t **bytes,
+                      size_t *len, struct proto_record *r, char *err, size_t errlen) TN_MUST_CHECK;
+
 /* Id of record seq in org's shard; TN_ERR_NOT_FOUND past the end. */
 int store_record_at(struct store_txn *txn, const char *org, uint64_t seq,
                     uint8_t id[PROTO_ID_LEN]) TN_MUST_CHECK;

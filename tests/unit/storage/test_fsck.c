@@ -202,6 +202,32 @@ static void test_record_bytes(void **state)
     assert_int_equal(mdb_put(r.txn, dbi, &k, &v, 0), 0);
     raw_close(f, &r);
     expect_problem(f, "do not hash to the stored record id", "a flipped byte");
+    /* and a reader is told, rather than shown the damaged record (the value is id, bytes) */
+    {
+        struct store_txn *t;
+        struct proto_record rec;
+        const uint8_t *bytes;
+        size_t len;
+        char err[256];
+        uint8_t other[PROTO_ID_LEN];
+        memcpy(other, val, PROTO_ID_LEN);
+        assert_int_equal(store_txn_begin(f->repo, false, &t), 0);
+        proto_record_init(&rec);
+        EXPECT_RC(store_record_load(t, other, &bytes, &len, &rec, err, sizeof err),
+                  TN_ERR_CORRUPT, "store_record_load of the damaged record");
+        assert_non_null(strstr(err, "do not hash to its id"));
+        proto_record_release(&rec);
+        for (int i = 0; i < 6; i++) { /* the others load whole (build makes ids[0..5]) */
+            if (memcmp(ids[i], other, PROTO_ID_LEN) == 0)
+                continue;
+            proto_record_init(&rec);
+            EXPECT_RC(store_record_load(t, ids[i], &bytes, &len, &rec, err, sizeof err), 0,
+                      "store_record_load of an intact record");
+            assert_non_null(rec.org);
+            proto_record_release(&rec);
+        }
+        store_txn_abort(t);
+    }
 }
 
 static void test_missing_index_entry(void **state)
