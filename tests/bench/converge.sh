@@ -1,18 +1,49 @@
 #!/usr/bin/env bash
 # How long a testnet takes to converge: N nodes in a random connected topology, W writers
 # submitting R records in all at the same time; the clock runs from the first submit to
-# the moment every node holds every shard with the same size and root. Prints figures;
+# the moment every node holds every shard with the same size and root. Then what the
+# replication cost on the wire: each node's bytes in and out over its peer sessions (from
+# `tracectl status --json`, counted from just before the first submit to the status that
+# showed convergence), per record and per node, and as copies of the records each node had
+# to receive (ideally one: it should not grow with the number of peers). Prints figures;
 # never fails on a slow machine (exit 1 only if it does not converge within 10 minutes).
 #   tests/bench/converge.sh [NODES] [WRITERS] [RECORDS]     default 16 4 10000
+# TN_TOPOLOGY=mesh|line|ring|random (default random) picks another topology; the ports are
+# NODES free ones on 127.0.0.1 from TN_BASE_PORT (picked at random when unset).
 set -euo pipefail
 NODES=${1:-16} WRITERS=${2:-4} RECORDS=${3:-10000}
+TOPOLOGY=${TN_TOPOLOGY:-random}
 export TN_NET=${TN_NET:-$(mktemp -d /tmp/tn-conv-XXXXXX)}
-export TN_BASE_PORT=${TN_BASE_PORT:-7700}
+# A base port with base+1..base+NODES free on 127.0.0.1, below the ephemeral range (32768+)
+# so that no outgoing connection takes one meanwhile.
+free_base() {
+    /usr/bin/python3 - "$1" <<'EOF'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(10000, 30000 - n - 1)
+    socks = []
+    try:
+        for p in range(base + 1, base + n + 1):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", p))
+        print(base)
+        sys.exit(0)
+    except OSError:
+        pass
+    finally:
+        for s in socks:
+            s.close()
+sys.exit("no free ports on 127.0.0.1")
+EOF
+}
+export TN_BASE_PORT=${TN_BASE_PORT:-$(free_base "$NODES")}
 here=$(dirname "$0")
 . "$here/../../testnet/lib.sh"
 trap '"$TN_ROOT/testnet/down" >/dev/null 2>&1 || true; rm -rf "$TN_NET"' EXIT
 
-"$TN_ROOT/testnet/up" "$NODES" --topology random >/dev/null
+"$TN_ROOT/testnet/up" "$NODES" --topology "$TOPOLOGY" >/dev/null
 links=$(cat "$NET"/node*/peers | wc -l)
 per=$((RECORDS / WRITERS))
 for w in $(seq 1 "$WRITERS"); do
@@ -22,6 +53,18 @@ for i in range($per): print('{\"type\":\"commission\",\"outputs\":[\"urn:conv:$w
         >"$NET/writer$w.jsonl"
 done
 
+# Every node's status as JSON into $NET/<prefix><i>.json.
+snapshot() {
+    for i in $(seq 1 "$NODES"); do
+        ctl status --data "$(node_dir "$i")/data" --json >"$NET/$1$i.json"
+    done
+}
+# Lines saying a session or connection ended, in every node's log.
+disconnects() { cat "$NET"/node*/log | grep -c ' disconnected: ' || true; }
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+snapshot before
+closed_before=$(disconnects)
 now() { date +%s.%N; }
 t0=$(now)
 for w in $(seq 1 "$WRITERS"); do
@@ -30,9 +73,9 @@ done
 wait
 t_written=$(now)
 state() {
+    snapshot after
     for i in $(seq 1 "$NODES"); do
-        ctl status --data "$(node_dir "$i")/data" --json |
-            jq -r '[.shards[] | "\(.org)=\(.size):\(.root)"] | sort | join(" ")'
+        jq -r '[.shards[] | "\(.org)=\(.size):\(.root)"] | sort | join(" ")' "$NET/after$i.json"
     done | sort | uniq -c
 }
 for _ in $(seq 6000); do
@@ -40,11 +83,68 @@ for _ in $(seq 6000); do
     if [ "$(wc -l <<<"$s")" -eq 1 ] && [ "$(awk '{print NF-1}' <<<"$s")" -eq "$WRITERS" ] &&
         ! grep -qv "=$per:" <(tr ' ' '\n' <<<"${s#*[0-9] }"); then
         t1=$(now)
-        printf 'converge: %d nodes (random topology, %d links), %d writers, %d records\n' \
-            "$NODES" "$links" "$WRITERS" "$RECORDS"
+        closed=$(($(disconnects) - closed_before))
+        printf 'converge: %d nodes (%s topology, %d links), %d writers, %d records\n' \
+            "$NODES" "$TOPOLOGY" "$links" "$WRITERS" "$RECORDS"
         printf '  all submits acknowledged after %.2f s\n' "$(awk "BEGIN{print $t_written - $t0}")"
         printf '  every node holds every shard (same sizes and roots) after %.2f s\n' \
             "$(awk "BEGIN{print $t1 - $t0}")"
+        # a sample of record sizes: 10 at random from each writer's shard
+        sizes=()
+        for w in $(seq 1 "$WRITERS"); do
+            for _ in $(seq 10); do
+                id=$(ctl log "$(node_org "$w")" --data "$(node_dir 1)/data" --json \
+                    --from $((RANDOM % per)) --limit 1 | jq -r '.records[0].id')
+                sizes+=("$(ctl get "$id" --raw --data "$(node_dir 1)/data" | wc -c)")
+            done
+        done
+        /usr/bin/python3 - "$NET" "$NODES" "$WRITERS" "$RECORDS" "$closed" "$load_before" \
+            "$(cut -d' ' -f1-3 /proc/loadavg)" "${sizes[@]}" <<'EOF'
+import json, statistics, sys
+net, nodes, writers, records, closed = sys.argv[1], *map(int, sys.argv[2:6])
+load_before, load_after = sys.argv[6], sys.argv[7]
+rec = statistics.mean(int(s) for s in sys.argv[8:])
+per = records // writers
+
+def sums(prefix, i):
+    with open(f"{net}/{prefix}{i}.json") as f:
+        st = json.load(f)
+    peers = st["peers"]
+    return (sum(p["bytes_in"] for p in peers), sum(p["bytes_out"] for p in peers),
+            sum(1 for p in peers if p["state"] == "connected"))
+
+b_in = b_out = 0
+copies, degree = [], []
+for i in range(1, nodes + 1):
+    i0, o0, _ = sums("before", i)
+    i1, o1, conn = sums("after", i)
+    b_in += i1 - i0
+    b_out += o1 - o0
+    need = records - (per if i <= writers else 0)  # the records it did not write itself
+    copies.append((i1 - i0) / (need * rec))
+    degree.append(conn)
+sent = b_out / (records * nodes)
+print(f"  topology: {sum(degree) // 2} peer sessions open at the end, "
+      f"{min(degree)} to {max(degree)} a node (mean {statistics.mean(degree):.1f})")
+print(f"  records: {rec:.0f} bytes on average (a sample of {len(sys.argv) - 8})")
+print("  bytes between nodes from the first submit to convergence (every peer session's "
+      "frames, Noise included, TCP/IP headers not):")
+print(f"    sent in all {b_out:,} (received {b_in:,})")
+print(f"    sent per record per node: {sent:,.0f} bytes = {sent / rec:.2f}x the mean record "
+      f"(ideal: {(nodes - 1) / nodes:.2f}x, each node receiving one copy of what it did not write)")
+print(f"    each node received {statistics.median(copies):.2f}x the bytes of the records it "
+      f"had to get (median; {min(copies):.2f}x to {max(copies):.2f}x)")
+print(f"  sessions that ended during the run: {closed}"
+      + ("" if closed == 0 else " (status no longer lists them: their bytes are missing "
+         "from the figures above, which are a lower bound)"))
+print(f"  load average {load_before} before, {load_after} after")
+print(json.dumps({"bench": "converge", "nodes": nodes, "writers": writers, "records": records,
+                  "bytes_sent": b_out, "bytes_received": b_in, "record_bytes_mean": rec,
+                  "sent_per_record_per_node": round(sent, 1),
+                  "copies_median": round(statistics.median(copies), 3),
+                  "copies_max": round(max(copies), 3), "sessions": sum(degree) // 2,
+                  "sessions_ended": closed}))
+EOF
         exit 0
     fi
     sleep 0.1
