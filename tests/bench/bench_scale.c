@@ -10,13 +10,14 @@
  *    is its one commission record: the figure is the cost of finding and checking a record
  *    (index lookups, signature, inclusion proof against the signed checkpoint) as the
  *    shard grows, not of walking a deep pedigree (bench_trace does that);
- *  - node start: from fork/exec of tracenode to its API answering STATUS (what
+ *  - node start: from spawning tracenode to its API answering STATUS (what
  *    `tracectl status` asks), polled every 0.2 ms, on the empty repository and on the
  *    full one (page cache warm, then dropped for the database file);
  *  - the node's memory from /proc/PID/status (VmRSS, VmHWM, RssAnon, RssFile: LMDB's map
  *    is file pages) after the load, and after a restart plus some reads and a small
  *    submit;
- *  - the LMDB data file's size per record beside the mean record size.
+ *  - the LMDB data file's size per record beside the mean record size, and what each of
+ *    the repository's LMDB databases takes of it (LMDB's own statistics).
  *
  * Prints figures with issue 7's targets marked met / NOT MET; never fails on a slow
  * machine (exit 1 only when something breaks). Last line: the figures as one JSON object.
@@ -31,9 +32,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <lmdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,23 +94,30 @@ static unsigned free_port(void)
     bench_die("no free port on 127.0.0.1");
 }
 
+/* Starts argv[0] with stdout (fd 1) or stderr (fd 2) sent to `to`, appended. posix_spawn
+ * rather than fork: glibc's spawns without copying this process's page tables, so the
+ * figures do not grow with the benchmark's own memory (32 MB of record ids at 1,000,000). */
+static pid_t spawn(char *const argv[], int fd, const char *to)
+{
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+
+    if (posix_spawn_file_actions_init(&fa) != 0 ||
+        posix_spawn_file_actions_addopen(&fa, fd, to, O_WRONLY | O_CREAT | O_APPEND, 0600) != 0 ||
+        posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+        bench_die("cannot start a program");
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
 /* Runs argv (stdout to /dev/null, stderr kept) and returns its wall time in ms; a failing
  * command breaks the benchmark. */
 static double run_cmd(char *const argv[])
 {
     double t = bench_now();
-    pid_t pid = fork();
+    pid_t pid = spawn(argv, STDOUT_FILENO, "/dev/null");
     int st;
 
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null < 0 || dup2(null, STDOUT_FILENO) < 0)
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    if (pid < 0)
-        bench_die("fork");
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
             bench_die("waitpid");
@@ -118,6 +128,22 @@ static double run_cmd(char *const argv[])
         exit(1);
     }
     return t;
+}
+
+/* tracenode as bench_node_start starts it (log appended to DIR/node.log), spawned. */
+static pid_t node_spawn(void)
+{
+    char eco[700], ok[700], nk[700], logp[700], listen[32], bin_c[600];
+    char *argv[] = {bin_c, "--data",     data, "--ecosystem", eco,    "--org", "maker", "--org-key",
+                    ok,    "--node-key", nk,   "--listen",    listen, NULL};
+
+    snprintf(bin_c, sizeof bin_c, "%s", bin);
+    snprintf(eco, sizeof eco, "%s/eco.json", dir);
+    snprintf(ok, sizeof ok, "%s/org.key", dir);
+    snprintf(nk, sizeof nk, "%s/node.key", dir);
+    snprintf(logp, sizeof logp, "%s/node.log", dir);
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
+    return spawn(argv, STDERR_FILENO, logp);
 }
 
 /* Whatever happens (bench_die too), no node is left running and the temp dir goes. */
@@ -145,14 +171,14 @@ static void stop_node(void)
     node_pid = 0;
 }
 
-/* Starts the node and returns the ms from fork/exec until its API answered STATUS. */
+/* Starts the node and returns the ms from its spawn until its API answered STATUS. */
 static double start_timed(void)
 {
     double t0 = bench_now();
     char sock[700], err[256];
 
     snprintf(sock, sizeof sock, "%s/api.sock", data);
-    node_pid = bench_node_start(bin, dir, data, port);
+    node_pid = node_spawn();
     for (;;) {
         struct api_client c;
         struct proto_msg m;
@@ -356,6 +382,64 @@ static double mean_record_bytes(size_t n)
     return (double)total / (double)n;
 }
 
+/* What each LMDB database of the repository takes, from LMDB's statistics (the node
+ * stopped and no other environment open in this process), and the free pages. */
+static void lmdb_breakdown(FILE *out, size_t n)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_dbi main_db;
+    MDB_envinfo info;
+    MDB_stat st;
+    MDB_val k, v;
+    char path[4200], name[64];
+    size_t free_pages = 0, named_pages = 0;
+
+    snprintf(path, sizeof path, "%.4090s", db_file);
+    *strrchr(path, '/') = '\0';
+    if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 64) != 0 ||
+        mdb_env_open(env, path, MDB_RDONLY | MDB_NOTLS, 0) != 0 ||
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0 || mdb_env_info(env, &info) != 0 ||
+        mdb_env_stat(env, &st) != 0)
+        bench_die("cannot open the repository with LMDB for its statistics");
+    fprintf(out, "  %-22s %10s %9s %10s %9s %12s\n", "LMDB database", "entries", "depth", "pages",
+            "MiB", "bytes/record");
+    unsigned psize = st.ms_psize;
+    if (mdb_dbi_open(txn, NULL, 0, &main_db) != 0 || mdb_cursor_open(txn, main_db, &cur) != 0)
+        bench_die("LMDB main database");
+    while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+        MDB_dbi d;
+        size_t pages;
+        if (k.mv_size >= sizeof name)
+            continue;
+        memcpy(name, k.mv_data, k.mv_size);
+        name[k.mv_size] = '\0';
+        if (mdb_dbi_open(txn, name, 0, &d) != 0 || mdb_stat(txn, d, &st) != 0)
+            continue; /* a plain key of the main database, not a database */
+        pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+        named_pages += pages;
+        fprintf(out, "  %-22s %10zu %9u %10zu %9.1f %12.0f\n", name, (size_t)st.ms_entries,
+                st.ms_depth, pages, (double)pages * psize / 1048576,
+                (double)pages * psize / (double)n);
+    }
+    mdb_cursor_close(cur);
+    /* the free list: each value is a list of page numbers, its length first */
+    if (mdb_cursor_open(txn, 0, &cur) != 0)
+        bench_die("LMDB free list");
+    while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0)
+        free_pages += v.mv_size >= sizeof(size_t) ? *(const size_t *)v.mv_data : 0;
+    mdb_cursor_close(cur);
+    fprintf(out, "  %-22s %10s %9s %10zu %9.1f %12.0f\n", "(free pages)", "", "", free_pages,
+            (double)free_pages * psize / 1048576, (double)free_pages * psize / (double)n);
+    fprintf(out, "  %-22s %10s %9s %10zu %9.1f %12.0f\n", "(all pages in the file)", "", "",
+            (size_t)info.me_last_pgno + 1, (double)(info.me_last_pgno + 1) * psize / 1048576,
+            (double)(info.me_last_pgno + 1) * psize / (double)n);
+    (void)named_pages;
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
 /* Fills the shard from `from` up to `to` records in chunks, printing progress. */
 static void fill(struct api_client *c, size_t from, size_t to, double *secs)
 {
@@ -399,6 +483,9 @@ int main(int argc, char **argv)
     struct stat st;
     char err[256], tc_bin[600];
     double rec_bytes, m_empty, m_warm, m_cold;
+    char *lmdb_text = NULL;
+    size_t lmdb_len = 0;
+    FILE *lmdb_out;
 
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--records") == 0)
@@ -462,6 +549,10 @@ int main(int argc, char **argv)
     api_client_close(&c);
     stop_node();
     rec_bytes = mean_record_bytes(n);
+    if (!(lmdb_out = open_memstream(&lmdb_text, &lmdb_len)))
+        bench_die("out of memory");
+    lmdb_breakdown(lmdb_out, n);
+    fclose(lmdb_out);
     if (stat(db_file, &st) != 0)
         bench_die("cannot stat data.mdb");
 
@@ -522,7 +613,7 @@ int main(int argc, char **argv)
     printf("  %-52s %8.0f us %8.0f us  %5.2fx\n", "proof in-process (record, checkpoint, path)",
            fs.proof_us, fb.proof_us, fb.proof_us / fs.proof_us);
 
-    printf("\nnode start, fork/exec to the API answering STATUS, median of %d starts\n", runs);
+    printf("\nnode start, spawn to the API answering STATUS, median of %d starts\n", runs);
     printf("  %-52s %8.1f ms\n", "empty repository (page cache warm)", m_empty);
     printf("  %-52s %8.1f ms  (%+.1f ms over empty)\n", "full repository, page cache warm", m_warm,
            m_warm - m_empty);
@@ -541,6 +632,8 @@ int main(int argc, char **argv)
            "%.2fx the mean record (%.0f bytes)\n",
            (double)st.st_size / 1048576, (double)st.st_blocks * 512 / 1048576, n,
            (double)st.st_size / (double)n, (double)st.st_size / (double)n / rec_bytes, rec_bytes);
+    fputs(lmdb_text, stdout);
+    free(lmdb_text);
 
     double tr = fb.trace_cmd_ms / fs.trace_cmd_ms, pr = fb.proof_cmd_ms / fs.proof_cmd_ms,
            tri = fb.trace_us / fs.trace_us, pri = fb.proof_us / fs.proof_us;
