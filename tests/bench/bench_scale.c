@@ -172,6 +172,28 @@ static void stop_node(void)
 }
 
 /* Starts the node and returns the ms from its spawn until its API answered STATUS. */
+/* Major page faults (pages read from disk) of process pid so far. */
+static double major_faults(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long majflt = 0;
+    FILE *f;
+    size_t len;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    /* after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt */
+    if ((p = strrchr(buf, ')')))
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %lu", &majflt);
+    return (double)majflt;
+}
+
+static double start_faults; /* major faults of the node by the time it answered */
+
 static double start_timed(void)
 {
     double t0 = bench_now();
@@ -190,8 +212,10 @@ static double start_timed(void)
                 double t = (bench_now() - t0) * 1000;
                 proto_msg_release(&m);
                 api_client_close(&c);
-                if (ok)
+                if (ok) {
+                    start_faults = major_faults(node_pid);
                     return t;
+                }
             } else {
                 api_client_close(&c);
             }
@@ -475,7 +499,8 @@ static void print_mem(const char *what, const struct mem *m)
 int main(int argc, char **argv)
 {
     size_t n = 1000000, small = 10000;
-    double empty[MAX_RUNS], warm[MAX_RUNS], cold[MAX_RUNS], fill_s = 0, loadavg[3] = {0};
+    double empty[MAX_RUNS], warm[MAX_RUNS], cold[MAX_RUNS], cold_faults[MAX_RUNS], fill_s = 0,
+                                                                                   loadavg[3] = {0};
     struct at_size fs, fb;
     struct mem m_load, m_reads, m_submit;
     struct api_client c;
@@ -564,6 +589,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < runs; r++) {
         drop_cache();
         cold[r] = start_timed();
+        cold_faults[r] = start_faults;
         if (r < runs - 1)
             stop_node();
     }
@@ -617,8 +643,9 @@ int main(int argc, char **argv)
     printf("  %-52s %8.1f ms\n", "empty repository (page cache warm)", m_empty);
     printf("  %-52s %8.1f ms  (%+.1f ms over empty)\n", "full repository, page cache warm", m_warm,
            m_warm - m_empty);
-    printf("  %-52s %8.1f ms  (%+.1f ms over empty)\n",
-           "full repository, data.mdb dropped from cache", m_cold, m_cold - m_empty);
+    printf("  %-52s %8.1f ms  (%+.1f ms over empty; %.0f major page faults in the node)\n",
+           "full repository, data.mdb dropped from cache", m_cold, m_cold - m_empty,
+           bench_median(cold_faults, runs));
 
     printf("\nnode memory, MiB (/proc/PID/status; LMDB's map is file pages)\n");
     printf("  %-44s %7s %7s %7s %7s %7s\n", "", "VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem");
@@ -660,16 +687,18 @@ int main(int argc, char **argv)
            "\"trace_cmd_ms\":[%.2f,%.2f],\"proof_cmd_ms\":[%.2f,%.2f],\"help_cmd_ms\":[%.2f,%.2f],"
            "\"open_ms\":[%.3f,%.3f],\"trace_us\":[%.1f,%.1f],\"proof_us\":[%.1f,%.1f],"
            "\"start_empty_ms\":%.2f,\"start_warm_ms\":%.2f,\"start_cold_ms\":%.2f,"
+           "\"start_cold_major_faults\":%.0f,"
            "\"mem_load_kb\":{\"rss\":%ld,\"hwm\":%ld,\"anon\":%ld,\"file\":%ld},"
            "\"mem_restart_kb\":{\"rss\":%ld,\"hwm\":%ld,\"anon\":%ld,\"file\":%ld},"
            "\"mem_submit_kb\":{\"rss\":%ld,\"hwm\":%ld,\"anon\":%ld,\"file\":%ld},"
            "\"data_mdb_bytes\":%lld,\"data_mdb_allocated\":%lld,\"bytes_per_record\":%.1f}\n",
            n, small, runs, ops, rec_bytes, (double)n / fill_s, fs.trace_cmd_ms, fb.trace_cmd_ms,
            fs.proof_cmd_ms, fb.proof_cmd_ms, fs.help_cmd_ms, fb.help_cmd_ms, fs.open_ms, fb.open_ms,
-           fs.trace_us, fb.trace_us, fs.proof_us, fb.proof_us, m_empty, m_warm, m_cold, m_load.rss,
-           m_load.hwm, m_load.anon, m_load.file, m_reads.rss, m_reads.hwm, m_reads.anon,
-           m_reads.file, m_submit.rss, m_submit.hwm, m_submit.anon, m_submit.file,
-           (long long)st.st_size, (long long)st.st_blocks * 512, (double)st.st_size / (double)n);
+           fs.trace_us, fb.trace_us, fs.proof_us, fb.proof_us, m_empty, m_warm, m_cold,
+           bench_median(cold_faults, runs), m_load.rss, m_load.hwm, m_load.anon, m_load.file,
+           m_reads.rss, m_reads.hwm, m_reads.anon, m_reads.file, m_submit.rss, m_submit.hwm,
+           m_submit.anon, m_submit.file, (long long)st.st_size, (long long)st.st_blocks * 512,
+           (double)st.st_size / (double)n);
 
     free(ids);
     return 0; /* cleanup() removes the temp dir */
