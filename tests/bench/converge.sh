@@ -6,13 +6,15 @@
 # `tracectl status --json`, counted from just before the first submit to the status that
 # showed convergence), per record and per node, and as copies of the records each node had
 # to receive (ideally one: it should not grow with the number of peers). Prints figures;
-# never fails on a slow machine (exit 1 only if it does not converge within 10 minutes).
+# never fails on a slow machine (exit 1 only if it does not converge within 10 minutes, or
+# TN_CONVERGE_TIMEOUT seconds; it then says which nodes lag and the bytes sent so far).
 #   tests/bench/converge.sh [NODES] [WRITERS] [RECORDS]     default 16 4 10000
 # TN_TOPOLOGY=mesh|line|ring|random (default random) picks another topology; the ports are
 # NODES free ones on 127.0.0.1 from TN_BASE_PORT (picked at random when unset).
 set -euo pipefail
 NODES=${1:-16} WRITERS=${2:-4} RECORDS=${3:-10000}
 TOPOLOGY=${TN_TOPOLOGY:-random}
+TIMEOUT=${TN_CONVERGE_TIMEOUT:-600}
 export TN_NET=${TN_NET:-$(mktemp -d /tmp/tn-conv-XXXXXX)}
 # A base port with base+1..base+NODES free on 127.0.0.1, below the ephemeral range (32768+)
 # so that no outgoing connection takes one meanwhile.
@@ -59,12 +61,21 @@ snapshot() {
         ctl status --data "$(node_dir "$i")/data" --json >"$NET/$1$i.json"
     done
 }
-# Lines saying a session or connection ended, in every node's log.
-disconnects() { cat "$NET"/node*/log | grep -c ' disconnected: ' || true; }
+# Log lines since mark_logs saying a connection ended (a session, or a handshake), their
+# reasons counted.
+mark_logs() { for i in $(seq 1 "$NODES"); do wc -l <"$(node_dir "$i")/log"; done >"$NET/marks"; }
+disconnects() {
+    local i=0 mark
+    while read -r mark; do
+        i=$((i + 1))
+        tail -n +$((mark + 1)) "$(node_dir "$i")/log"
+    done <"$NET/marks" | sed -n 's/.* disconnected: //p' | sed 's/[0-9][0-9.]*/N/g' |
+        sort | uniq -c | awk '{ n = $1; $1 = ""; printf "%s%d:%s", sep, n, $0; sep = ";" }'
+}
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 snapshot before
-closed_before=$(disconnects)
+mark_logs
 now() { date +%s.%N; }
 t0=$(now)
 for w in $(seq 1 "$WRITERS"); do
@@ -78,38 +89,30 @@ state() {
         jq -r '[.shards[] | "\(.org)=\(.size):\(.root)"] | sort | join(" ")' "$NET/after$i.json"
     done | sort | uniq -c
 }
-for _ in $(seq 6000); do
-    s=$(state)
-    if [ "$(wc -l <<<"$s")" -eq 1 ] && [ "$(awk '{print NF-1}' <<<"$s")" -eq "$WRITERS" ] &&
-        ! grep -qv "=$per:" <(tr ' ' '\n' <<<"${s#*[0-9] }"); then
-        t1=$(now)
-        closed=$(($(disconnects) - closed_before))
-        printf 'converge: %d nodes (%s topology, %d links), %d writers, %d records\n' \
-            "$NODES" "$TOPOLOGY" "$links" "$WRITERS" "$RECORDS"
-        printf '  all submits acknowledged after %.2f s\n' "$(awk "BEGIN{print $t_written - $t0}")"
-        printf '  every node holds every shard (same sizes and roots) after %.2f s\n' \
-            "$(awk "BEGIN{print $t1 - $t0}")"
-        # a sample of record sizes: 10 at random from each writer's shard
-        sizes=()
-        for w in $(seq 1 "$WRITERS"); do
-            for _ in $(seq 10); do
-                id=$(ctl log "$(node_org "$w")" --data "$(node_dir 1)/data" --json \
-                    --from $((RANDOM % per)) --limit 1 | jq -r '.records[0].id')
-                sizes+=("$(ctl get "$id" --raw --data "$(node_dir 1)/data" | wc -c)")
-            done
+# The bytes sent from just before the first submit to the last snapshot, per record per
+# node, and the copies each node received of the records it had to get. $1: "to
+# convergence" or "so far".
+report() {
+    local sizes=() w id
+    # a sample of record sizes: 10 at random from each writer's shard, as node 1 holds them
+    for w in $(seq 1 "$WRITERS"); do
+        for _ in $(seq 10); do
+            id=$(ctl log "$(node_org "$w")" --data "$(node_dir 1)/data" --json \
+                --from $((RANDOM % per)) --limit 1 | jq -r '.records[0].id // empty')
+            [ -n "$id" ] && sizes+=("$(ctl get "$id" --raw --data "$(node_dir 1)/data" | wc -c)")
         done
-        /usr/bin/python3 - "$NET" "$NODES" "$WRITERS" "$RECORDS" "$closed" "$load_before" \
-            "$(cut -d' ' -f1-3 /proc/loadavg)" "${sizes[@]}" <<'EOF'
+    done
+    /usr/bin/python3 - "$NET" "$NODES" "$WRITERS" "$RECORDS" "$closed" "$load_before" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)" "$1" "${sizes[@]}" <<'EOF'
 import json, statistics, sys
-net, nodes, writers, records, closed = sys.argv[1], *map(int, sys.argv[2:6])
-load_before, load_after = sys.argv[6], sys.argv[7]
-rec = statistics.mean(int(s) for s in sys.argv[8:])
+net, (nodes, writers, records), closed = sys.argv[1], map(int, sys.argv[2:5]), sys.argv[5]
+load_before, load_after, until = sys.argv[6:9]
+rec = statistics.mean(int(s) for s in sys.argv[9:])
 per = records // writers
 
 def sums(prefix, i):
     with open(f"{net}/{prefix}{i}.json") as f:
-        st = json.load(f)
-    peers = st["peers"]
+        peers = json.load(f)["peers"]
     return (sum(p["bytes_in"] for p in peers), sum(p["bytes_out"] for p in peers),
             sum(1 for p in peers if p["state"] == "connected"))
 
@@ -126,29 +129,66 @@ for i in range(1, nodes + 1):
 sent = b_out / (records * nodes)
 print(f"  topology: {sum(degree) // 2} peer sessions open at the end, "
       f"{min(degree)} to {max(degree)} a node (mean {statistics.mean(degree):.1f})")
-print(f"  records: {rec:.0f} bytes on average (a sample of {len(sys.argv) - 8})")
-print("  bytes between nodes from the first submit to convergence (every peer session's "
-      "frames, Noise included, TCP/IP headers not):")
+print(f"  records: {rec:.0f} bytes on average (a sample of {len(sys.argv) - 9})")
+print(f"  bytes between nodes from the first submit {until} (every peer session's frames, "
+      "Noise included, TCP/IP headers not):")
 print(f"    sent in all {b_out:,} (received {b_in:,})")
 print(f"    sent per record per node: {sent:,.0f} bytes = {sent / rec:.2f}x the mean record "
-      f"(ideal: {(nodes - 1) / nodes:.2f}x, each node receiving one copy of what it did not write)")
+      f"(ideal: {(nodes - 1) / nodes:.2f}x, each node receiving one copy of what it did not "
+      "write)")
 print(f"    each node received {statistics.median(copies):.2f}x the bytes of the records it "
       f"had to get (median; {min(copies):.2f}x to {max(copies):.2f}x)")
-print(f"  sessions that ended during the run: {closed}"
-      + ("" if closed == 0 else " (status no longer lists them: their bytes are missing "
-         "from the figures above, which are a lower bound)"))
+by_degree = {}
+for c, d in zip(copies, degree):
+    by_degree.setdefault(d, []).append(c)
+print("    by the node's number of peers: " + "; ".join(
+    f"{d} peer{'s' if d != 1 else ''}: {statistics.median(v):.2f}x ({len(v)} node{'s' if len(v) != 1 else ''})"
+    for d, v in sorted(by_degree.items())))
+ended = {why.strip(): int(n) for n, why in (x.split(":", 1) for x in closed.split(";") if x)}
+print("  connections that ended during the run: " + (", ".join(
+    f"{n} ({why})" for why, n in ended.items()) or "none")
+      + ("" if not ended else "; status no longer lists them, so what they carried after "
+         "the first submit is missing from the figures above (a lower bound)"))
 print(f"  load average {load_before} before, {load_after} after")
 print(json.dumps({"bench": "converge", "nodes": nodes, "writers": writers, "records": records,
-                  "bytes_sent": b_out, "bytes_received": b_in, "record_bytes_mean": rec,
+                  "converged": until == "to convergence", "bytes_sent": b_out,
+                  "bytes_received": b_in, "record_bytes_mean": rec,
                   "sent_per_record_per_node": round(sent, 1),
                   "copies_median": round(statistics.median(copies), 3),
                   "copies_max": round(max(copies), 3), "sessions": sum(degree) // 2,
-                  "sessions_ended": closed}))
+                  "copies": [round(c, 3) for c in copies], "peers": degree,
+                  "connections_ended": ended}))
 EOF
+}
+
+while :; do
+    s=$(state)
+    t1=$(now)
+    if [ "$(wc -l <<<"$s")" -eq 1 ] && [ "$(awk '{print NF-1}' <<<"$s")" -eq "$WRITERS" ] &&
+        ! grep -qv "=$per:" <(tr ' ' '\n' <<<"${s#*[0-9] }"); then
+        closed=$(disconnects)
+        printf 'converge: %d nodes (%s topology, %d links), %d writers, %d records\n' \
+            "$NODES" "$TOPOLOGY" "$links" "$WRITERS" "$RECORDS"
+        printf '  all submits acknowledged after %.2f s\n' "$(awk "BEGIN{print $t_written - $t0}")"
+        printf '  every node holds every shard (same sizes and roots) after %.2f s\n' \
+            "$(awk "BEGIN{print $t1 - $t0}")"
+        report "to convergence"
         exit 0
+    fi
+    if awk "BEGIN{exit !($t1 - $t0 > $TIMEOUT)}"; then
+        break
     fi
     sleep 0.1
 done
-echo "converge: did not converge within 10 minutes" >&2
-state >&2
+closed=$(disconnects)
+printf 'converge: %d nodes (%s topology, %d links), %d writers, %d records: NOT CONVERGED after %d s\n' \
+    "$NODES" "$TOPOLOGY" "$links" "$WRITERS" "$RECORDS" "$TIMEOUT"
+printf '  all submits acknowledged after %.2f s\n' "$(awk "BEGIN{print $t_written - $t0}")"
+echo "  records held by each node (of $RECORDS), and its peers:"
+for i in $(seq 1 "$NODES"); do
+    jq -r --arg i "$i" '"    node \($i) \(.org): \([.shards[].size] | add) (\([.shards[] | "\(.org)=\(.size)"] | join(" "))); peers \([.peers[] | select(.state == "connected") | .org] | join(" "))"' \
+        "$NET/after$i.json"
+done
+report "so far"
+echo "converge: did not converge within $TIMEOUT s" >&2
 exit 1
