@@ -46,7 +46,8 @@ here=$(dirname "$0")
 trap '"$TN_ROOT/testnet/down" >/dev/null 2>&1 || true; rm -rf "$TN_NET"' EXIT
 
 "$TN_ROOT/testnet/up" "$NODES" --topology "$TOPOLOGY" >/dev/null
-links=$(cat "$NET"/node*/peers | wc -l)
+links=$(cat "$NET"/node*/peers | wc -l) # --peer dials; mesh: every pair, from the ecosystem
+[ "$TOPOLOGY" = mesh ] && links=$((NODES * (NODES - 1) / 2))
 per=$((RECORDS / WRITERS))
 for w in $(seq 1 "$WRITERS"); do
     /usr/bin/python3 -c "
