@@ -62,6 +62,33 @@ snapshot() {
         ctl status --data "$(node_dir "$i")/data" --json >"$NET/$1$i.json"
     done
 }
+# Status lists byte counters only for the connections it lists: when one ends, its counts
+# go with it. So every snapshot also updates $NET/ended.json: per node, each connection's
+# counts as last seen, and the sum of those of connections that have since gone (or whose
+# counters started again: a new connection to the same address). What a connection carried
+# between the last snapshot and its end is still missed.
+track() {
+    /usr/bin/python3 - "$NET" "$NODES" "$1" <<'EOF'
+import json, os, sys
+net, nodes, prefix = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+path = f"{net}/ended.json"
+acc = json.load(open(path)) if os.path.exists(path) else {}
+for i in range(1, nodes + 1):
+    a = acc.setdefault(str(i), {"seen": {}, "in": 0, "out": 0, "n": 0})
+    with open(f"{net}/{prefix}{i}.json") as f:
+        now = {f"{p['direction']} {p['addr']}": [p["bytes_in"], p["bytes_out"]]
+               for p in json.load(f)["peers"]}
+    for key, (b_in, b_out) in a["seen"].items():
+        if key not in now or now[key][0] < b_in or now[key][1] < b_out:
+            a["in"] += b_in
+            a["out"] += b_out
+            a["n"] += 1
+    a["seen"] = now
+with open(path + ".new", "w") as f:
+    json.dump(acc, f)
+os.replace(path + ".new", path)
+EOF
+}
 # Log lines since mark_logs saying a connection ended (a session, or a handshake), their
 # reasons counted.
 mark_logs() { for i in $(seq 1 "$NODES"); do wc -l <"$(node_dir "$i")/log"; done >"$NET/marks"; }
@@ -76,6 +103,7 @@ disconnects() {
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 snapshot before
+track before
 mark_logs
 now() { date +%s.%N; }
 t0=$(now)
@@ -86,6 +114,7 @@ wait
 t_written=$(now)
 state() {
     snapshot after
+    track after
     for i in $(seq 1 "$NODES"); do
         jq -r '[.shards[] | "\(.org)=\(.size):\(.root)"] | sort | join(" ")' "$NET/after$i.json"
     done | sort | uniq -c
@@ -111,10 +140,15 @@ load_before, load_after, until = sys.argv[6:9]
 rec = statistics.mean(int(s) for s in sys.argv[9:])
 per = records // writers
 
+with open(f"{net}/ended.json") as f:
+    ended_bytes = json.load(f)  # connections that ended: their counts as last seen
+
 def sums(prefix, i):
     with open(f"{net}/{prefix}{i}.json") as f:
         peers = json.load(f)["peers"]
-    return (sum(p["bytes_in"] for p in peers), sum(p["bytes_out"] for p in peers),
+    e = ended_bytes[str(i)] if prefix == "after" else {"in": 0, "out": 0}
+    return (sum(p["bytes_in"] for p in peers) + e["in"],
+            sum(p["bytes_out"] for p in peers) + e["out"],
             sum(1 for p in peers if p["state"] == "connected"))
 
 b_in = b_out = 0
@@ -146,10 +180,14 @@ print("    by the node's number of peers: " + "; ".join(
     f"{d} peer{'s' if d != 1 else ''}: {statistics.median(v):.2f}x ({len(v)} node{'s' if len(v) != 1 else ''})"
     for d, v in sorted(by_degree.items())))
 ended = {why.strip(): int(n) for n, why in (x.split(":", 1) for x in closed.split(";") if x)}
+e_in = sum(e["in"] for e in ended_bytes.values())
+e_out = sum(e["out"] for e in ended_bytes.values())
 print("  connections that ended during the run: " + (", ".join(
     f"{n} ({why})" for why, n in ended.items()) or "none")
-      + ("" if not ended else "; status no longer lists them, so what they carried after "
-         "the first submit is missing from the figures above (a lower bound)"))
+      + ("" if not ended else f"; counted above as last seen by the polls ({e_out:,} bytes "
+         f"out, {e_in:,} in, from {sum(e['n'] for e in ended_bytes.values())} connections), "
+         "what they carried after their last poll is missing (the figures are a lower "
+         "bound)"))
 print(f"  load average {load_before} before, {load_after} after")
 print(json.dumps({"bench": "converge", "nodes": nodes, "writers": writers, "records": records,
                   "converged": until == "to convergence", "bytes_sent": b_out,
@@ -158,7 +196,8 @@ print(json.dumps({"bench": "converge", "nodes": nodes, "writers": writers, "reco
                   "copies_median": round(statistics.median(copies), 3),
                   "copies_max": round(max(copies), 3), "sessions": sum(degree) // 2,
                   "copies": [round(c, 3) for c in copies], "peers": degree,
-                  "connections_ended": ended}))
+                  "connections_ended": ended, "ended_bytes_out_seen": e_out,
+                  "ended_bytes_in_seen": e_in}))
 EOF
 }
 
