@@ -31,6 +31,7 @@ struct gview {
     bool has_root;
     bool cons_ok;      /* its history extends ours (consistency proof checked) */
     bool cons_pending;
+    uint64_t cons_sent_ms; /* when the pending CONSISTENCY_REQ went out */
 };
 
 struct gossip_peer {
@@ -260,6 +261,7 @@ static void send_cons_req(struct node_peer *p, struct gview *v, uint64_t old, ui
     struct proto_wire_msg w;
 
     v->cons_pending = true;
+    v->cons_sent_ms = node_now_ms(p->node);
     proto_wire_init(&w, PROTO_WIRE_CONS_REQ, 0);
     set_org(w.u.cons_req.org, v->org);
     w.u.cons_req.old = old;
@@ -462,7 +464,10 @@ static void on_clock(struct node_peer *p, const struct proto_wire_clock *c)
         if (size > s->size) {
             if (s->size == 0)
                 v->cons_ok = true;
-            else if (!v->cons_ok && !v->cons_pending)
+            else if (!v->cons_ok && (!v->cons_pending ||
+                                     node_now_ms(n) - v->cons_sent_ms > FETCH_STALL_MS))
+                /* a request never answered (the peer could not prove it then) must not
+                 * keep this peer out of the shard's fetches for good: ask again */
                 send_cons_req(p, v, s->size, size);
             pump(n, s);
         } else if (size > 0 && our_root(n, org, size, ours) == 0 &&
