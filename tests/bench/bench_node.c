@@ -53,7 +53,7 @@ size_t bench_event_text(char *buf, size_t cap, size_t i)
     return (size_t)len;
 }
 
-static void keyfile(const char *dir, const char *name, uint8_t pk[32])
+void bench_keyfile(const char *dir, const char *name, uint8_t pk[32])
 {
     char path[512];
     struct cry_keypair kp;
@@ -72,9 +72,9 @@ void bench_ecosystem_one(const char *dir, unsigned port)
     char path[512], addr[32], err[256];
     json_t *doc;
 
-    keyfile(dir, "gov.key", gov);
-    keyfile(dir, "org.key", org);
-    keyfile(dir, "node.key", node);
+    bench_keyfile(dir, "gov.key", gov);
+    bench_keyfile(dir, "org.key", org);
+    bench_keyfile(dir, "node.key", node);
     snprintf(path, sizeof path, "%s/gov.key", dir);
     if (cry_keyfile_read(path, &gk, err, sizeof err))
         bench_die(err);

@@ -30,6 +30,9 @@ size_t bench_event_text(char *buf, size_t cap, size_t i);
  * "maker" whose node listens on 127.0.0.1:port. */
 void bench_ecosystem_one(const char *dir, unsigned port);
 
+/* A new Ed25519 key file DIR/NAME (0600); pk gets its public key. Dies on failure. */
+void bench_keyfile(const char *dir, const char *name, uint8_t pk[32]);
+
 /* Starts tracenode bin as "maker" on data dir data with the keys bench_ecosystem_one
  * wrote into dir, listening on 127.0.0.1:port, its log appended to dir/node.log. */
 pid_t bench_node_start(const char *bin, const char *dir, const char *data, unsigned port);

@@ -61,18 +61,6 @@ static double verify_rate(size_t n, int threads)
     return (double)n * threads / (bench_now() - start);
 }
 
-static void keyfile(const char *dir, const char *name, uint8_t pk[32])
-{
-    char path[512];
-    struct cry_keypair kp;
-
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (cry_keypair_generate(&kp) || cry_keyfile_write(path, &kp))
-        bench_die("key file");
-    memcpy(pk, kp.pk, 32);
-    cry_keypair_release(&kp);
-}
-
 static void make_ecosystem(const char *dir)
 {
     uint8_t gov[32], a[32], an[32], b[32], bn[32];
@@ -80,11 +68,11 @@ static void make_ecosystem(const char *dir)
     char path[512], err[256];
     json_t *doc;
 
-    keyfile(dir, "gov.key", gov);
-    keyfile(dir, "a.key", a);
-    keyfile(dir, "a-node.key", an);
-    keyfile(dir, "b.key", b);
-    keyfile(dir, "b-node.key", bn);
+    bench_keyfile(dir, "gov.key", gov);
+    bench_keyfile(dir, "a.key", a);
+    bench_keyfile(dir, "a-node.key", an);
+    bench_keyfile(dir, "b.key", b);
+    bench_keyfile(dir, "b-node.key", bn);
     snprintf(path, sizeof path, "%s/gov.key", dir);
     if (cry_keyfile_read(path, &gk, err, sizeof err))
         bench_die(err);
