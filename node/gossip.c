@@ -896,6 +896,14 @@ void gossip_heartbeat(struct node *n)
             s->outstanding = false;
             s->fetch_peer = 0;
             s->upto = s->size;
+        } else if (!s->outstanding && s->upto > s->size && now - s->progress_ms > FETCH_STALL_MS) {
+            /* Records counted as on their way that never got stored: without this the
+             * credit they hold could stop pump() for good. Asking again costs at most
+             * duplicates, which are idempotent. */
+            node_info("fetch of shard %s: %llu records asked for were not stored; asking again",
+                      s->org, (unsigned long long)(s->upto - s->size));
+            s->fetch_peer = 0;
+            s->upto = s->size;
         }
         pump(n, s);
         check_note(n, s);
