@@ -891,17 +891,16 @@ void gossip_heartbeat(struct node *n)
             send_clock(p);
     flow_all(n);
     for (struct gshard *s = gs ? gs->shards : NULL; s; s = s->next) {
-        if (s->outstanding && now - s->progress_ms > FETCH_STALL_MS) {
-            node_info("fetch of shard %s stalled; asking again", s->org);
+        /* No progress for a while, with a request outstanding or records counted as on
+         * their way that were never stored (their credit would stop pump() for good):
+         * start again from what is stored. Duplicates are idempotent. */
+        if ((s->outstanding || s->upto > s->size) && now - s->progress_ms > FETCH_STALL_MS) {
+            if (s->outstanding)
+                node_info("fetch of shard %s stalled; asking again", s->org);
+            else
+                node_info("fetch of shard %s: %llu records asked for were not stored; asking "
+                          "again", s->org, (unsigned long long)(s->upto - s->size));
             s->outstanding = false;
-            s->fetch_peer = 0;
-            s->upto = s->size;
-        } else if (!s->outstanding && s->upto > s->size && now - s->progress_ms > FETCH_STALL_MS) {
-            /* Records counted as on their way that never got stored: without this the
-             * credit they hold could stop pump() for good. Asking again costs at most
-             * duplicates, which are idempotent. */
-            node_info("fetch of shard %s: %llu records asked for were not stored; asking again",
-                      s->org, (unsigned long long)(s->upto - s->size));
             s->fetch_peer = 0;
             s->upto = s->size;
         }
