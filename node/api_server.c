@@ -251,7 +251,7 @@ static int pack_shard(void *ctx, const char *org, const struct store_shard *s)
     if (store_checkpoint_get(l->txn, org, &cp_size, &note, &note_len) != 0)
         cp_size = 0;
     cry_hex(hex, root, CRY_HASH_LEN);
-    msgpack_pack_map(l->pk, 7);
+    msgpack_pack_map(l->pk, 8);
     pack_str(l->pk, "org");
     pack_str(l->pk, org);
     pack_str(l->pk, "size");
@@ -272,6 +272,8 @@ static int pack_shard(void *ctx, const char *org, const struct store_shard *s)
         msgpack_pack_uint64(l->pk, peer_max);
         pack_str(l->pk, "behind");
         msgpack_pack_uint64(l->pk, peer_max > s->size ? peer_max - s->size : 0);
+        pack_str(l->pk, "fetch");
+        gossip_pack_fetch(l->node, org, l->pk);
     }
     return 0;
 }

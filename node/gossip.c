@@ -34,16 +34,21 @@ struct gview {
     uint64_t cons_sent_ms; /* when the pending CONSISTENCY_REQ went out */
 };
 
+struct grange {
+    char org[PROTO_ID_MAX + 1];
+    uint64_t next, end;
+};
+
 struct gossip_peer {
     uint64_t id;
     struct node_peer *p;
     struct gview *views;
     size_t n_views;
     int jobs; /* ingest jobs in flight */
-    /* a range being served */
-    bool serving;
-    char s_org[PROTO_ID_MAX + 1];
-    uint64_t s_next, s_end;
+    /* ranges being served: one per shard (the peer may fetch several shards from us at
+     * once), at most one per org of the ecosystem; served a frame each in turn */
+    struct grange *ranges;
+    size_t n_ranges, next_range;
     /* a fork being located: roots agree at lo, differ at hi */
     bool probing, probe_fetch;
     char pr_org[PROTO_ID_MAX + 1];
@@ -59,7 +64,8 @@ struct gshard {
     uint64_t fetch_peer; /* gossip peer id, 0 if none */
     bool outstanding;    /* a range request is being answered */
     uint64_t upto;       /* records below this are stored or on their way */
-    uint64_t progress_ms;
+    uint64_t progress_ms; /* the fetch peer last sent records of the range */
+    uint64_t stored_ms;   /* records of this shard were last stored */
     /* the newest org-signed checkpoint seen but not yet checkable (ahead of us) */
     char *note;
     size_t note_len;
@@ -536,8 +542,45 @@ static void on_cons(struct node_peer *p, const struct proto_wire_cons *c)
 
 /* --- serving ranges --------------------------------------------------------------------- */
 
-/* Sends records of the range being served until the send queue is above the high-water
- * mark; on_written resumes it (gossip_peer_writable). */
+/* Sends one frame of records of range r (as many as fit, from r->next); returns how many
+ * went out. A record that cannot be read ends the range early: the RECORDS message still
+ * says `last`, so the asker moves on at once instead of waiting for its stall timeout. */
+static size_t serve_frame(struct node_peer *p, struct store_txn *txn, struct grange *r,
+                          struct proto_wire_bin *recs)
+{
+    struct proto_wire_msg w;
+    size_t bytes = 0, count = 0;
+    uint64_t from = r->next, seq;
+
+    /* what fits in one frame; the bytes stay valid until the transaction ends */
+    for (seq = from; seq < r->end; seq++) {
+        uint8_t id[PROTO_ID_LEN];
+        const uint8_t *b;
+        size_t len;
+        if (store_record_at(txn, r->org, seq, id) != 0 || store_record_get(txn, id, &b, &len) != 0) {
+            r->end = seq;
+            break;
+        }
+        if (count > 0 && bytes + len + 5 > FRAME_BUDGET)
+            break;
+        bytes += len + 5;
+        recs[count].p = b;
+        recs[count].len = len;
+        count++;
+    }
+    r->next = from + count;
+    proto_wire_init(&w, PROTO_WIRE_RECORDS, 0);
+    set_org(w.u.records.org, r->org);
+    w.u.records.from = from;
+    w.u.records.recs = recs;
+    w.u.records.n_recs = count;
+    w.u.records.last = r->next >= r->end;
+    send_msg(p, &w);
+    return count;
+}
+
+/* Sends records of the ranges being served, a frame of each in turn, until the send
+ * queue is above the high-water mark; on_written resumes it (gossip_peer_writable). */
 static void serve(struct node_peer *p)
 {
     struct gossip_peer *g = p->g;
@@ -545,7 +588,7 @@ static void serve(struct node_peer *p)
     struct proto_wire_bin *recs;
     struct store_txn *txn;
 
-    if (!g || !g->serving)
+    if (!g || g->n_ranges == 0)
         return;
     /* every record takes at least 5 bytes of the frame: this many always suffice */
     if (!(recs = malloc((FRAME_BUDGET / 5 + 1) * sizeof *recs)))
@@ -554,39 +597,16 @@ static void serve(struct node_peer *p)
         free(recs);
         return;
     }
-    while (g->serving && p->state == PEER_OPEN && node_peer_queued(p) < PEER_SEND_HIGH) {
-        struct proto_wire_msg w;
-        size_t bytes = 0, count = 0;
-        uint64_t from = g->s_next, seq;
-        /* what fits in one frame; the bytes stay valid until the transaction ends */
-        for (seq = from; seq < g->s_end; seq++) {
-            uint8_t id[PROTO_ID_LEN];
-            const uint8_t *b;
-            size_t len;
-            if (store_record_at(txn, g->s_org, seq, id) != 0 ||
-                store_record_get(txn, id, &b, &len) != 0)
-                break;
-            if (count > 0 && bytes + len + 5 > FRAME_BUDGET)
-                break;
-            bytes += len + 5;
-            recs[count].p = b;
-            recs[count].len = len;
-            count++;
+    while (g->n_ranges > 0 && p->state == PEER_OPEN && node_peer_queued(p) < PEER_SEND_HIGH) {
+        size_t i = g->next_range % g->n_ranges;
+        struct grange *r = &g->ranges[i];
+        serve_frame(p, txn, r, recs);
+        if (r->next >= r->end) { /* done: the last one takes its place */
+            g->ranges[i] = g->ranges[--g->n_ranges];
+            g->next_range = i;
+        } else {
+            g->next_range = i + 1;
         }
-        if (count == 0) {
-            g->serving = false;
-            break;
-        }
-        g->s_next = from + count;
-        proto_wire_init(&w, PROTO_WIRE_RECORDS, 0);
-        set_org(w.u.records.org, g->s_org);
-        w.u.records.from = from;
-        w.u.records.recs = recs;
-        w.u.records.n_recs = count;
-        w.u.records.last = g->s_next >= g->s_end;
-        if (w.u.records.last)
-            g->serving = false;
-        send_msg(p, &w);
     }
     store_txn_abort(txn);
     free(recs);
@@ -594,7 +614,7 @@ static void serve(struct node_peer *p)
 
 void gossip_peer_writable(struct node_peer *p)
 {
-    if (p->g && p->g->serving)
+    if (p->g && p->g->n_ranges > 0)
         serve(p);
 }
 
@@ -604,20 +624,17 @@ static void on_range_req(struct node_peer *p, const struct proto_wire_range_req 
     struct node *n = p->node;
     struct store_txn *txn;
     struct store_shard st;
+    struct grange *r = NULL;
+    uint64_t end;
     int rc;
 
     if (store_txn_begin(n->repo, false, &txn) != 0)
         return;
     rc = store_shard_get(txn, q->org, &st);
     store_txn_abort(txn);
-    /* One range per peer at a time: a new request replaces the one being served. */
-    snprintf(g->s_org, sizeof g->s_org, "%s", q->org);
-    g->s_next = q->from;
-    g->s_end = rc == 0 ? (q->from + q->limit < st.size ? q->from + q->limit : st.size) : q->from;
-    g->serving = true;
-    if (g->s_next >= g->s_end) { /* nothing here: say so, so the asker moves on */
+    end = rc == 0 ? (q->from + q->limit < st.size ? q->from + q->limit : st.size) : q->from;
+    if (q->from >= end) { /* nothing here: say so, so the asker moves on */
         struct proto_wire_msg w;
-        g->serving = false;
         proto_wire_init(&w, PROTO_WIRE_RECORDS, 0);
         set_org(w.u.records.org, q->org);
         w.u.records.from = q->from;
@@ -625,6 +642,24 @@ static void on_range_req(struct node_peer *p, const struct proto_wire_range_req 
         send_msg(p, &w);
         return;
     }
+    /* A new request for a shard replaces the one being served for it; a request for
+     * another shard is served beside it. Only shards we hold get here: the list is
+     * bounded by the ecosystem's orgs. */
+    for (size_t i = 0; i < g->n_ranges && !r; i++)
+        if (strcmp(g->ranges[i].org, q->org) == 0)
+            r = &g->ranges[i];
+    if (!r) {
+        struct grange *grown = realloc(g->ranges, (g->n_ranges + 1) * sizeof *grown);
+        if (!grown) {
+            node_peer_close(p, "out of memory serving its RANGE_REQ");
+            return;
+        }
+        g->ranges = grown;
+        r = &g->ranges[g->n_ranges++];
+        set_org(r->org, q->org);
+    }
+    r->next = q->from;
+    r->end = end;
     serve(p);
 }
 
@@ -812,6 +847,7 @@ void gossip_peer_closed(struct node_peer *p)
             s->upto = s->size; /* what it had in flight is asked of someone else */
         }
     free(p->g->views);
+    free(p->g->ranges);
     free(p->g);
     p->g = NULL;
 }
@@ -891,10 +927,14 @@ void gossip_heartbeat(struct node *n)
             send_clock(p);
     flow_all(n);
     for (struct gshard *s = gs ? gs->shards : NULL; s; s = s->next) {
-        /* No progress for a while, with a request outstanding or records counted as on
-         * their way that were never stored (their credit would stop pump() for good):
-         * start again from what is stored. Duplicates are idempotent. */
-        if ((s->outstanding || s->upto > s->size) && now - s->progress_ms > FETCH_STALL_MS) {
+        /* No progress for a while — a request outstanding that the peer stopped
+         * answering, or records counted as on their way that were never stored (their
+         * credit would stop pump() for good; a slow writer still storing them is
+         * progress): start again from what is stored. Duplicates are idempotent. */
+        uint64_t last = s->progress_ms;
+        if (!s->outstanding && s->stored_ms > last)
+            last = s->stored_ms;
+        if ((s->outstanding || s->upto > s->size) && now - last > FETCH_STALL_MS) {
             if (s->outstanding)
                 node_info("fetch of shard %s stalled; asking again", s->org);
             else
@@ -992,6 +1032,7 @@ void gossip_committed(struct node *n, struct node_repl *list)
         case REPL_APPENDED:
             if (r->seq + 1 > s->size)
                 s->size = r->seq + 1;
+            s->stored_ms = node_now_ms(n);
             break;
         case REPL_GAP:
             /* its predecessor is not ours: fetch theirs to hold both records */
@@ -1061,6 +1102,58 @@ size_t gossip_peer_max(struct node *n, const char *org)
         if (strcmp(s->org, org) == 0)
             return s->peer_max;
     return 0;
+}
+
+/* Why a shard is (not) being fetched, for `tracectl status`: the peer asked, whether a
+ * request is being answered, records counted as on their way, time since the last
+ * progress, and how many open peers claim more than we hold — with their history shown
+ * to extend ours (sources) or not yet (unproven). */
+void gossip_pack_fetch(struct node *n, const char *org, msgpack_packer *pk)
+{
+    struct gossip *gs = n->gossip;
+    struct gshard *s = NULL;
+    struct node_peer *from = NULL;
+    uint64_t sources = 0, unproven = 0, now = node_now_ms(n);
+
+    for (s = gs ? gs->shards : NULL; s; s = s->next)
+        if (strcmp(s->org, org) == 0)
+            break;
+    for (struct node_peer *p = node_net_peers(n); p && s; p = p->next) {
+        const struct gview *v;
+        if (p->state != PEER_OPEN || !p->g)
+            continue;
+        if (p->g->id == s->fetch_peer)
+            from = p;
+        for (size_t i = 0; i < p->g->n_views; i++) {
+            v = &p->g->views[i];
+            if (strcmp(v->org, org) == 0 && v->size > s->size) {
+                if (v->cons_ok || s->size == 0)
+                    sources++;
+                else
+                    unproven++;
+            }
+        }
+    }
+    msgpack_pack_map(pk, 6);
+    msgpack_pack_str_with_body(pk, "from", 4);
+    if (from)
+        msgpack_pack_str_with_body(pk, from->addr, strlen(from->addr));
+    else
+        msgpack_pack_nil(pk);
+    msgpack_pack_str_with_body(pk, "outstanding", 11);
+    if (s && s->outstanding)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    msgpack_pack_str_with_body(pk, "in_flight", 9);
+    msgpack_pack_uint64(pk, s && s->upto > s->size ? s->upto - s->size : 0);
+    msgpack_pack_str_with_body(pk, "idle_ms", 7);
+    msgpack_pack_uint64(pk, s && s->progress_ms && now > s->progress_ms ? now - s->progress_ms
+                                                                        : 0);
+    msgpack_pack_str_with_body(pk, "sources", 7);
+    msgpack_pack_uint64(pk, sources);
+    msgpack_pack_str_with_body(pk, "unproven", 8);
+    msgpack_pack_uint64(pk, unproven);
 }
 
 void gossip_free(struct node *n)

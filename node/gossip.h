@@ -26,6 +26,8 @@ void gossip_peer_jobs(struct node_peer *p, int delta);
 
 /* The largest size any peer has claimed for org's shard (sync progress). */
 size_t gossip_peer_max(struct node *n, const char *org);
+/* Packs a map describing the shard's fetch state (status: why a shard is behind). */
+void gossip_pack_fetch(struct node *n, const char *org, msgpack_packer *pk);
 void gossip_free(struct node *n);
 
 /* --- what the writer stores for replication (writer.c applies them) ----------------- */

@@ -15,6 +15,9 @@ set -euo pipefail
 NODES=${1:-16} WRITERS=${2:-4} RECORDS=${3:-10000}
 TOPOLOGY=${TN_TOPOLOGY:-random}
 TIMEOUT=${TN_CONVERGE_TIMEOUT:-600}
+# A TN_NET given by the caller is kept afterwards (node logs for a post-mortem); one made
+# here is removed.
+keep_net=${TN_NET:+1}
 export TN_NET=${TN_NET:-$(mktemp -d /tmp/tn-conv-XXXXXX)}
 # A base port with base+1..base+NODES free on 127.0.0.1, below the ephemeral range (32768+)
 # so that no outgoing connection takes one meanwhile.
@@ -43,7 +46,7 @@ EOF
 export TN_BASE_PORT=${TN_BASE_PORT:-$(free_base "$NODES")}
 here=$(dirname "$0")
 . "$here/../../testnet/lib.sh"
-trap '"$TN_ROOT/testnet/down" >/dev/null 2>&1 || true; rm -rf "$TN_NET"' EXIT
+trap '"$TN_ROOT/testnet/down" >/dev/null 2>&1 || true; [ -n "$keep_net" ] || rm -rf "$TN_NET"' EXIT
 
 "$TN_ROOT/testnet/up" "$NODES" --topology "$TOPOLOGY" >/dev/null
 links=$(cat "$NET"/node*/peers | wc -l) # --peer dials; mesh: every pair, from the ecosystem

@@ -72,6 +72,15 @@ that stops the tool, e.g. a responder payload that does not check out):
       bound what it queues for us and drop us. The close is seen as a send failing or the
       TCP state leaving ESTABLISHED, so closed_after_s is late by up to 2 intervals.
       unread_bytes: what the node got into our receive buffer (never read).
+  fetch-shards --key NODEKEY --eco ECO --addr HOST:PORT [--rcvbuf BYTES] [--hold S]
+        [--wait S]
+      handshake, HELLO, CLOCK; reads the node's CLOCK, then asks for the first range of
+      every shard it names, all at once, and reads nothing for S seconds (--hold, default
+      1: the node's send queue fills with the first shard's records while the other
+      requests wait behind it). Then reads, asking for each shard's next range when one
+      ends (RECORDS with `last`), until every shard is fetched whole or the --wait window
+      (from the connection) ends. shards: {org: records received}, shard_sizes (from the
+      CLOCK), complete: every shard fetched whole; records must come in order.
   attack [--workers N] [--rate R] (--duration S | --until-file F) [--max-attempts N]
          [--stagger S] [--keys K1,K2,...] [--sources A1,A2,...]
          [--ready-file F [--ready-after N]]
@@ -893,6 +902,65 @@ def mode_zero_window(args):
     return result
 
 
+def mode_fetch_shards(args):
+    sk = load_key(args.key)
+    eco = load_ecosystem(args.eco)
+    conn = Connection(args.addr, rcvbuf=args.rcvbuf)
+    result = {"mode": "fetch-shards", "local": conn.local(), "handshake": "failed"}
+    obs = Observer(None)
+    closed = False
+    got = {}  # org -> records received, in order
+    ended = {}  # org -> where the range being fetched ends
+    try:
+        sess = handshake(conn, sk, eco, time.monotonic() + 10)
+        result["handshake"] = "sent"
+        obs.sess = sess
+        greet(sess, our_org(sk, eco))
+        if not obs.run_until(time.monotonic() + 10,
+                             lambda o: o.hello is not None and o.clock_seen):
+            raise ProtocolError("no HELLO and CLOCK from the node within 10 s")
+        result["handshake"] = "ok"
+        sizes = {org: size for org, size in obs.clock.items() if size > 0}
+        result["shard_sizes"] = sizes
+
+        def ask(org):
+            frm = got[org]
+            ended[org] = min(sizes[org], frm + RANGE_LIMIT)
+            sess.send_msg(RANGE_REQ, 0, {"org": org, "from": frm, "limit": ended[org] - frm})
+
+        for org in sorted(sizes):
+            got[org] = 0
+            ask(org)
+        time.sleep(args.hold)  # not a synchronisation: the node must cope with a slow reader
+        deadline = conn.opened_at + args.wait
+        while any(got[o] < sizes[o] for o in sizes):
+            msg = sess.recv_msg(deadline)
+            if msg is None:
+                break
+            mtype, _req, body = msg
+            if mtype == PING:
+                sess.send_msg(PONG, _req, {})
+            if mtype != RECORDS or body.get("org") not in got:
+                continue
+            org, recs = body["org"], body.get("recs", [])
+            if body.get("from") != got[org]:
+                raise ProtocolError("shard %s: records from %r, expected from %d" %
+                                    (org, body.get("from"), got[org]))
+            got[org] += len(recs)
+            if body.get("last") and got[org] < sizes[org]:
+                if got[org] < ended[org]:
+                    raise ProtocolError("shard %s: range ended at %d, asked up to %d" %
+                                        (org, got[org], ended[org]))
+                ask(org)
+    except Closed:
+        closed = True
+    result.update({"shards": got, "complete": bool(got) and
+                   all(got[o] >= sizes[o] for o in sizes)})
+    result.update(closed_fields(conn, closed))
+    conn.close()
+    return result
+
+
 # --- attack: a mode again and again ------------------------------------------------------
 
 ATTACK_MODES = ("garbage", "silent", "raw", "slowloris", "replay", "flood", "zero-window",
@@ -1090,6 +1158,11 @@ def parser():
     p.add_argument("--org", help="shard to ask for (default: the largest)")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between requests")
     p.add_argument("--rcvbuf", type=int, help="SO_RCVBUF before connecting")
+    p = sub.add_parser("fetch-shards")
+    session_args(p)
+    p.set_defaults(wait=60.0)
+    p.add_argument("--rcvbuf", type=int, help="SO_RCVBUF before connecting")
+    p.add_argument("--hold", type=float, default=1.0, help="seconds before reading")
     p = sub.add_parser("attack")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--rate", type=float, help="attempts a second, in all")
@@ -1110,7 +1183,8 @@ MODES = {"self-test": lambda a: self_test(), "handshake": mode_handshake,
          "listen-for-records": mode_listen, "push": mode_push, "make-record": mode_make_record,
          "garbage": mode_garbage, "silent": mode_silent, "raw": mode_raw,
          "slowloris": mode_slowloris, "replay": mode_replay, "flood": mode_flood,
-         "zero-window": mode_zero_window, "attack": mode_attack}
+         "zero-window": mode_zero_window, "fetch-shards": mode_fetch_shards,
+         "attack": mode_attack}
 
 
 def main():

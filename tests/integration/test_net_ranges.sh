@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A peer fetching several shards from one node at once gets each of them whole (DESIGN
+# section 5; docs/PROTOCOL.md "Fetching": one RANGE_REQ outstanding per shard per peer).
+# The independent peer (lib/peer.py fetch-shards) asks node 1 for the first range of both
+# shards it holds in one go, through a small receive window, and reads nothing for a
+# second: the first shard's 12 MB range fills the node's send queue, so the second request
+# arrives while the first is still being served. Each must be answered in full. (Before
+# this was fixed, a request for another shard replaced the range being served, and the
+# first shard's fetch only went on after the asker's 10-second stall timeout: at scale,
+# 171 such stalls in one 16-node run.)
+. "$(dirname "$0")/lib/common.sh"
+
+tn_setup
+tn_testnet_up 3 --topology line
+tn_net_stop 3 # its node key is a member's key for the independent peer
+K3=$TN_NET/node3/node.key
+ADDR=$(tn_net_addr 1)
+N=1000
+
+# big_events I COUNT TAG: COUNT commission events of about 12 KB each (three 4,000-byte
+# attributes) submitted on node I.
+big_events() {
+    local i=$1 count=$2 tag=$3 ev=$T/big.$3.jsonl
+    "$PY" -c 'import json, sys
+pad = "x" * 4000
+for k in range(int(sys.argv[1])):
+    print(json.dumps({"type": "commission", "outputs": ["urn:big:%s.%d" % (sys.argv[2], k)],
+                      "attrs": {"a": pad, "b": pad, "c": pad}}))' "$count" "$tag" >"$ev"
+    tn_run "$TRACECTL" submit --data "$(tn_net_data "$i")" "$ev"
+    assert_rc 0 "submit of $count big events on node $i"
+}
+big_events 1 "$N" one
+big_events 2 "$N" two
+
+org1=$(tn_net_org 1) org2=$(tn_net_org 2)
+node1_holds_both() {
+    [ "$(tn_net_shards 1 | tr ' ' '\n' | cut -d: -f1,2 | tr '\n' ' ')" == "$org1:$N $org2:$N " ]
+}
+tn_wait_for "node 1 holds both shards whole" 120 node1_holds_both
+
+out=$T/fetch.json
+tn_peer "$out" fetch-shards --key "$K3" --eco "$NET_ECO" --addr "$ADDR" --rcvbuf 4096 \
+    --hold 1 --wait 40
+tn_say "fetch-shards: $(jq -c '{shards, complete, closed_by_node}' "$out")"
+assert_eq false "$(jq -r .closed_by_node "$out")" "the node kept the session ($(cat "$out"))"
+assert_eq "$N" "$(jq -r --arg o "$org1" '.shards[$o]' "$out")" "records of shard $org1 received"
+assert_eq "$N" "$(jq -r --arg o "$org2" '.shards[$o]' "$out")" "records of shard $org2 received"
+assert_eq true "$(jq -r .complete "$out")" "every shard fetched whole"
+tn_say "PASS"
