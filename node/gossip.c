@@ -929,11 +929,14 @@ void gossip_heartbeat(struct node *n)
     for (struct gshard *s = gs ? gs->shards : NULL; s; s = s->next) {
         /* No progress for a while — a request outstanding that the peer stopped
          * answering, or records counted as on their way that were never stored (their
-         * credit would stop pump() for good; a slow writer still storing them is
-         * progress): start again from what is stored. Duplicates are idempotent. */
-        uint64_t last = s->progress_ms;
-        if (!s->outstanding && s->stored_ms > last)
-            last = s->stored_ms;
+         * credit would stop pump() for good): start again from what is stored.
+         * Duplicates are idempotent. Records of the shard being stored (a slow writer, or
+         * pushes from other peers) are progress, and so is time we were not reading the
+         * peer: asking again then would only fetch the same records twice. */
+        struct node_peer *fp = s->fetch_peer ? gossip_peer_by_id(n, s->fetch_peer) : NULL;
+        uint64_t last = s->progress_ms > s->stored_ms ? s->progress_ms : s->stored_ms;
+        if (fp && !fp->reading) /* we stopped reading it (backpressure): not its stall */
+            last = s->progress_ms = now;
         if ((s->outstanding || s->upto > s->size) && now - last > FETCH_STALL_MS) {
             if (s->outstanding)
                 node_info("fetch of shard %s stalled; asking again", s->org);

@@ -360,6 +360,12 @@ static void session_open(struct node_peer *p)
         return;
     }
     if (duplicate_loses(p)) {
+        /* the key that answers at that address is checked: learn it, so that we do not
+         * redial while the session they dialed is up (both sides list each other) */
+        if (p->dial && !p->dial->has_expect) {
+            p->dial->has_expect = true;
+            memcpy(p->dial->expect, p->node_pk, CRY_PK_LEN);
+        }
         node_peer_close(p, "duplicate connection");
         return;
     }
