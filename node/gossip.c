@@ -44,6 +44,8 @@ struct gossip_peer {
     struct node_peer *p;
     struct gview *views;
     size_t n_views;
+    bool lazy;   /* it sent PRUNE: announce new records to it, do not push them */
+    bool pruned; /* we sent it PRUNE */
     int jobs; /* ingest jobs in flight */
     /* ranges being served: one per shard (the peer may fetch several shards from us at
      * once), at most one per org of the ecosystem; served a frame each in turn */
@@ -668,7 +670,7 @@ static void on_records(struct node_peer *p, const struct proto_wire_records *r)
     struct node *n = p->node;
     struct gshard *s;
 
-    if (ingest_records(p, r->recs, r->n_recs) != 0)
+    if (ingest_records(p, r->recs, r->n_recs, false) != 0)
         return;
     if (!(s = shard(n, r->org)) || s->fetch_peer != p->g->id)
         return;
@@ -897,7 +899,8 @@ void gossip_peer_msg(struct node_peer *p, const struct proto_msg *m)
     case PROTO_WIRE_CONS: on_cons(p, &w.u.cons); break;
     case PROTO_WIRE_RANGE_REQ: on_range_req(p, &w.u.range_req); break;
     case PROTO_WIRE_RECORDS: on_records(p, &w.u.records); break;
-    case PROTO_WIRE_PUSH: (void)ingest_records(p, w.u.push.recs, w.u.push.n_recs); break;
+    case PROTO_WIRE_PUSH: (void)ingest_records(p, w.u.push.recs, w.u.push.n_recs, true); break;
+    case PROTO_WIRE_PRUNE: p->g->lazy = true; break;
     case PROTO_WIRE_ANNOUNCE: on_announce(p, &w.u.announce); break;
     case PROTO_WIRE_FORK: on_fork(p, &w.u.fork); break;
     case PROTO_WIRE_ROOT_REQ: on_root_req(p, w.req_id, &w.u.root_req); break;
@@ -976,9 +979,10 @@ static void push_records(struct node *n, struct node_repl *list)
         peers[i] = peers[j];
         peers[j] = t;
     }
-    for (size_t i = 0; i < np; i++) {
+    for (size_t i = 0, n_eager = 0; i < np; i++) {
         struct node_peer *p = peers[i];
-        bool eager = i < EAGER_PEERS && node_peer_queued(p) < PEER_SEND_HIGH;
+        bool eager = n_eager < EAGER_PEERS && !p->g->lazy && node_peer_queued(p) < PEER_SEND_HIGH;
+        n_eager += eager;
         struct node_repl *r = list;
         if (cap == 0)
             eager = false; /* out of memory: announce instead */
@@ -1020,6 +1024,48 @@ static void push_records(struct node *n, struct node_repl *list)
         }
     }
     free(recs);
+}
+
+/* Peers whose pushes in this commit brought nothing new (every record they pushed was
+ * already held: it reached us another way first) are asked to announce instead (PRUNE,
+ * once a session). What stays pushed forms a tree, as in Plumtree (Leitao et al. 2007);
+ * a pruned link still carries announcements, and what they announce is fetched. */
+static void prune_redundant(struct node *n, const struct node_repl *list)
+{
+    struct {
+        struct node_peer *p;
+        size_t fresh, dup;
+    } seen[PEER_MAX];
+    size_t ns = 0, last = 0;
+
+    for (struct node_peer *p = node_net_peers(n); p && ns < PEER_MAX; p = p->next)
+        if (p->state == PEER_OPEN && p->g && !p->g->pruned) {
+            seen[ns].p = p;
+            seen[ns].fresh = seen[ns].dup = 0;
+            ns++;
+        }
+    for (const struct node_repl *r = list; r && ns > 0; r = r->next) {
+        size_t i = last; /* records come in runs from one peer */
+        if (!r->pushed || r->kind != REPL_RECORD)
+            continue;
+        if (seen[i].p->g->id != r->peer_id)
+            for (i = 0; i < ns && seen[i].p->g->id != r->peer_id; i++)
+                ;
+        if (i == ns)
+            continue;
+        last = i;
+        if (r->result == REPL_DUPLICATE)
+            seen[i].dup++;
+        else
+            seen[i].fresh++;
+    }
+    for (size_t i = 0; i < ns; i++)
+        if (seen[i].dup > 0 && seen[i].fresh == 0) {
+            struct proto_wire_msg w;
+            proto_wire_init(&w, PROTO_WIRE_PRUNE, 0);
+            send_msg(seen[i].p, &w);
+            seen[i].p->g->pruned = true;
+        }
 }
 
 void gossip_committed(struct node *n, struct node_repl *list)
@@ -1083,6 +1129,7 @@ void gossip_committed(struct node *n, struct node_repl *list)
             r->done(r, r->ctx);
         own |= r->peer_id == 0 && r->result == REPL_APPENDED && strcmp(r->org, n->self->id) == 0;
     }
+    prune_redundant(n, list);
     push_records(n, list);
     /* our own new checkpoint follows the records at once, not at the next heartbeat */
     if (own)

@@ -53,6 +53,7 @@ struct node_repl {
     enum repl_kind kind;
     enum repl_result result;
     uint64_t peer_id; /* where it came from (0: ourselves) */
+    bool pushed;      /* it came in a PUSH (not fetched) */
     char org[PROTO_ID_MAX + 1];
     uint64_t seq;     /* record seq, checkpoint size, evidence position */
     /* REPL_RECORD */

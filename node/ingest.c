@@ -90,7 +90,8 @@ static void submit_job(struct node_peer *p, struct ingest_job *job)
     }
 }
 
-int ingest_records(struct node_peer *p, const struct proto_wire_bin *recs, size_t n)
+int ingest_records(struct node_peer *p, const struct proto_wire_bin *recs, size_t n,
+                   bool pushed)
 {
     struct ingest_job *job = NULL;
 
@@ -112,6 +113,7 @@ int ingest_records(struct node_peer *p, const struct proto_wire_bin *recs, size_
         }
         r->kind = REPL_RECORD;
         r->peer_id = job->peer_id;
+        r->pushed = pushed;
         memcpy(r->bytes, recs[i].p, recs[i].len);
         r->len = recs[i].len;
         *job->tail = r;

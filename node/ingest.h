@@ -12,9 +12,11 @@
 
 struct node_peer;
 
-/* Queues the records recs[0..n) from peer p (a PUSH or RECORDS body proto_wire_decode
- * checked; the bytes are copied) for verification. Returns 0, or TN_ERR_NOMEM when some
- * could not be queued (they are dropped; the peer will offer them again). */
-int ingest_records(struct node_peer *p, const struct proto_wire_bin *recs, size_t n);
+/* Queues the records recs[0..n) from peer p (a PUSH, pushed true, or RECORDS body
+ * proto_wire_decode checked; the bytes are copied) for verification. Returns 0, or
+ * TN_ERR_NOMEM when some could not be queued (they are dropped; the peer will offer them
+ * again). */
+int ingest_records(struct node_peer *p, const struct proto_wire_bin *recs, size_t n,
+                   bool pushed);
 
 #endif

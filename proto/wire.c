@@ -31,6 +31,7 @@ bool proto_wire_known(uint64_t type)
     case PROTO_WIRE_ROOT:
     case PROTO_WIRE_PING:
     case PROTO_WIRE_PONG:
+    case PROTO_WIRE_PRUNE:
     case PROTO_WIRE_ERROR:
         return true;
     }
@@ -55,6 +56,7 @@ const char *proto_wire_name(uint64_t type)
     case PROTO_WIRE_ROOT: return "ROOT";
     case PROTO_WIRE_PING: return "PING";
     case PROTO_WIRE_PONG: return "PONG";
+    case PROTO_WIRE_PRUNE: return "PRUNE";
     case PROTO_WIRE_ERROR: return "ERROR";
     }
     return "unknown";
@@ -533,6 +535,7 @@ int proto_wire_decode(const struct proto_msg *m, struct proto_wire_msg *out, cha
     case PROTO_WIRE_ROOT: rc = dec_root(&d, body, out); break;
     case PROTO_WIRE_PING:
     case PROTO_WIRE_PONG:
+    case PROTO_WIRE_PRUNE:
         /* {}: keys a later version may add are ignored */
         rc = take_keys(&d, body, NULL, NULL, 0);
         break;
@@ -602,7 +605,8 @@ static bool encodable(const struct proto_wire_msg *w)
     case PROTO_WIRE_ROOT_REQ: return org_ok(w->u.root_req.org);
     case PROTO_WIRE_ROOT: return org_ok(w->u.root.org);
     case PROTO_WIRE_PING:
-    case PROTO_WIRE_PONG: return true;
+    case PROTO_WIRE_PONG:
+    case PROTO_WIRE_PRUNE: return true;
     case PROTO_WIRE_ERROR:
         return (w->u.error.msg.p || w->u.error.msg.len == 0) &&
                error_text_ok(w->u.error.msg.p, w->u.error.msg.len);
@@ -748,6 +752,7 @@ int proto_wire_encode(msgpack_packer *pk, const struct proto_wire_msg *w)
         break;
     case PROTO_WIRE_PING:
     case PROTO_WIRE_PONG:
+    case PROTO_WIRE_PRUNE:
         msgpack_pack_map(pk, 0);
         break;
     case PROTO_WIRE_ERROR:

@@ -52,6 +52,8 @@ enum proto_wire_type {
     PROTO_WIRE_PUSH = 14,     /* {recs: [bin]}: eager push of new records */
     PROTO_WIRE_ANNOUNCE = 15, /* {org, size}: lazy announce (optional) */
     PROTO_WIRE_FORK = 16,     /* {org, at, kind, a: bin, b: bin}: equivocation evidence */
+    PROTO_WIRE_PRUNE = 17,    /* {}: your pushes reach me by another way; announce instead
+                               * (optional) */
     PROTO_WIRE_ROOT_REQ = 18, /* {org, size} -> ROOT: locating a fork */
     PROTO_WIRE_ROOT = 20,     /* {org, size, root: bin 32 | nil} */
     PROTO_WIRE_PING = 22,     /* {} -> PONG with the same req_id */
@@ -178,7 +180,7 @@ struct proto_wire_msg {
         struct proto_wire_root_req root_req;
         struct proto_wire_root root;
         struct proto_wire_error error;
-        /* PING and PONG have empty bodies */
+        /* PING, PONG and PRUNE have empty bodies */
     } u;
     void *owned; /* the decoder's allocation (lists); NULL when built by hand */
 };

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# A peer fetching several shards from one node at once gets each of them whole (DESIGN
-# section 5; docs/PROTOCOL.md "Fetching": one RANGE_REQ outstanding per shard per peer).
+# Range fetches between peers (DESIGN section 5; docs/PROTOCOL.md "Fetching", "Serving").
+#
+# 1. A peer fetching several shards from one node at once gets each of them whole (one
+# RANGE_REQ outstanding per shard per peer).
 # The independent peer (lib/peer.py fetch-shards) asks node 1 for the first range of both
 # shards it holds in one go, through a small receive window, and reads nothing for a
 # second: the first shard's 12 MB range fills the node's send queue, so the second request
@@ -8,6 +10,11 @@
 # this was fixed, a request for another shard replaced the range being served, and the
 # first shard's fetch only went on after the asker's 10-second stall timeout: at scale,
 # 171 such stalls in one 16-node run.)
+#
+# 2. A peer that answers a range short but says it is done (RECORDS `last`) leaves the
+# node counting records as on their way that never come; the node must notice (10 s
+# without progress) and ask again, and end up holding the whole shard. (Before, that
+# credit was held for good and the fetch stopped: the stall seen in 16-node runs.)
 . "$(dirname "$0")/lib/common.sh"
 
 tn_setup
@@ -46,4 +53,17 @@ assert_eq false "$(jq -r .closed_by_node "$out")" "the node kept the session ($(
 assert_eq "$N" "$(jq -r --arg o "$org1" '.shards[$o]' "$out")" "records of shard $org1 received"
 assert_eq "$N" "$(jq -r --arg o "$org2" '.shards[$o]' "$out")" "records of shard $org2 received"
 assert_eq true "$(jq -r .complete "$out")" "every shard fetched whole"
+
+# --- 2. a short answer marked last --------------------------------------------------------
+O3=$TN_NET/node3/org.key
+mark=$(tn_log_size "$TN_NET/node1/log")
+out=$T/short.json
+tn_peer "$out" serve-short --key "$K3" --org-key "$O3" --eco "$NET_ECO" --addr "$ADDR" \
+    --records 200 --wait 40
+tn_say "serve-short: $(jq -c '{org, node_size, ranges, complete}' "$out")"
+assert_eq 200 "$(jq -r .node_size "$out")" "records of the short-answering peer's shard the node holds ($(cat "$out"))"
+assert_eq "0 200 100" "$(jq -r '.ranges[0] | join(" ")' "$out")" "the first range: asked for 200, got 100"
+assert_eq "100" "$(jq -r '.ranges[-1][0]' "$out")" "the node asked again from where it stood"
+assert_contains "$(tn_log_since "$TN_NET/node1/log" "$mark")" "100 records asked for were not stored; asking again" \
+    "node 1 logs why it asked again"
 tn_say "PASS"

@@ -81,6 +81,14 @@ that stops the tool, e.g. a responder payload that does not check out):
       ends (RECORDS with `last`), until every shard is fetched whole or the --wait window
       (from the connection) ends. shards: {org: records received}, shard_sizes (from the
       CLOCK), complete: every shard fetched whole; records must come in order.
+  serve-short --key NODEKEY --org-key ORGKEY --eco ECO --addr HOST:PORT [--records M]
+        [--wait S]
+      holds M records of the org key's org (default 200, chained) and claims them in its
+      CLOCK (with their RFC 9162 root); answers the node's FIRST range request with only
+      the first half of what it asked for, marked `last`, and every later one in full.
+      The node then counts records as on their way that never come: it must notice and
+      ask again. Waits until the node's CLOCK shows all M (or S seconds, default 40).
+      node_size: the node's size for the org at the end; ranges: what it asked for.
   attack [--workers N] [--rate R] (--duration S | --until-file F) [--max-attempts N]
          [--stagger S] [--keys K1,K2,...] [--sources A1,A2,...]
          [--ready-file F [--ready-after N]]
@@ -961,6 +969,84 @@ def mode_fetch_shards(args):
     return result
 
 
+def merkle_root(leaves):
+    """RFC 9162 section 2.1.1: MTH of the record bytes."""
+    def mth(lo, hi):
+        if hi - lo == 1:
+            return hashlib.sha256(b"\x00" + leaves[lo]).digest()
+        k = 1
+        while k * 2 < hi - lo:
+            k *= 2
+        return hashlib.sha256(b"\x01" + mth(lo, lo + k) + mth(lo + k, hi)).digest()
+    return mth(0, len(leaves)) if leaves else hashlib.sha256(b"").digest()
+
+
+def mode_serve_short(args):
+    eco = load_ecosystem(args.eco)
+    osk = load_key(args.org_key)
+    org = eco["org_by_key"].get(public_key(osk))
+    if org is None:
+        raise ToolError("org key %s is no org's key in the ecosystem" % fmt_pk(public_key(osk)))
+    now = int(time.time() * 1000)
+    recs, prev = [], None
+    for seq in range(args.records):
+        raw = sign_record(record_payload(eco["network"], org, seq, prev, now + seq,
+                                         "short.%d" % seq), osk)
+        recs.append(raw)
+        prev = bytes.fromhex(record_id(raw))
+    root = merkle_root(recs)
+    result = {"mode": "serve-short", "org": org, "records": args.records, "ranges": []}
+    conn = Connection(args.addr)
+    result["local"] = conn.local()
+    closed = False
+    node_size = 0
+    try:
+        sess = handshake(conn, load_key(args.key), eco, time.monotonic() + 10)
+        result["handshake"] = "ok"
+        sess.send_msg(HELLO, 0, {"v": WIRE_VERSION, "org": our_org(load_key(args.key), eco),
+                                 "features": ["push"]})
+        clock = {"shards": [[org, args.records, root, None]]}
+        sess.send_msg(CLOCK, 0, clock)
+        deadline = conn.opened_at + args.wait
+        next_clock = time.monotonic() + 1
+        while node_size < args.records:
+            msg = sess.recv_msg(min(deadline, next_clock))
+            if time.monotonic() >= next_clock:  # a live peer says where it stands
+                sess.send_msg(CLOCK, 0, clock)
+                next_clock = time.monotonic() + 1
+            if msg is None:
+                if time.monotonic() >= deadline:
+                    break
+                continue
+            mtype, req_id, body = msg
+            if mtype == PING:
+                sess.send_msg(PONG, req_id, {})
+            elif mtype == CLOCK:
+                for o, size, _root, _note in body.get("shards", []):
+                    if o == org:
+                        node_size = size
+            elif mtype == RANGE_REQ and body.get("org") == org:
+                frm, limit = body["from"], body["limit"]
+                end = min(frm + limit, args.records)
+                if not result["ranges"]:
+                    end = max(frm + 1, frm + (end - frm) // 2)  # short, and says it is all
+                result["ranges"].append([frm, limit, end - frm])
+                part = recs[frm:end]
+                for i in range(0, len(part), 200):
+                    chunk = part[i:i + 200]
+                    sess.send_msg(RECORDS, 0, {"org": org, "from": frm + i, "recs": chunk,
+                                               "last": i + 200 >= len(part)})
+                if not part:
+                    sess.send_msg(RECORDS, 0, {"org": org, "from": frm, "recs": [],
+                                               "last": True})
+    except Closed:
+        closed = True
+    result.update({"node_size": node_size, "complete": node_size >= args.records})
+    result.update(closed_fields(conn, closed))
+    conn.close()
+    return result
+
+
 # --- attack: a mode again and again ------------------------------------------------------
 
 ATTACK_MODES = ("garbage", "silent", "raw", "slowloris", "replay", "flood", "zero-window",
@@ -1163,6 +1249,11 @@ def parser():
     p.set_defaults(wait=60.0)
     p.add_argument("--rcvbuf", type=int, help="SO_RCVBUF before connecting")
     p.add_argument("--hold", type=float, default=1.0, help="seconds before reading")
+    p = sub.add_parser("serve-short")
+    session_args(p)
+    p.set_defaults(wait=40.0)
+    p.add_argument("--org-key", required=True, help="org key file that signs")
+    p.add_argument("--records", type=int, default=200)
     p = sub.add_parser("attack")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--rate", type=float, help="attempts a second, in all")
@@ -1184,6 +1275,7 @@ MODES = {"self-test": lambda a: self_test(), "handshake": mode_handshake,
          "garbage": mode_garbage, "silent": mode_silent, "raw": mode_raw,
          "slowloris": mode_slowloris, "replay": mode_replay, "flood": mode_flood,
          "zero-window": mode_zero_window, "fetch-shards": mode_fetch_shards,
+         "serve-short": mode_serve_short,
          "attack": mode_attack}
 
 

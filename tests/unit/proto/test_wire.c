@@ -28,6 +28,7 @@ enum sample_id {
     S_PING,
     S_PONG,
     S_ERROR,
+    S_PRUNE,
     S_COUNT
 };
 
@@ -74,6 +75,8 @@ static const char *const sample_hex[S_COUNT] = {
     "9318fb80",
     /* ERROR {"msg": "bye"} */
     "931a0081a36d7367a3627965",
+    /* PRUNE {} */
+    "93110080",
 };
 
 static const char note40[] = "acme-note: a checkpoint, forty bytes.\n..";
@@ -187,6 +190,9 @@ static void sample(struct sample *s, enum sample_id id)
         break;
     case S_PONG:
         proto_wire_init(w, PROTO_WIRE_PONG, -5);
+        break;
+    case S_PRUNE:
+        proto_wire_init(w, PROTO_WIRE_PRUNE, 0);
         break;
     case S_ERROR:
         proto_wire_init(w, PROTO_WIRE_ERROR, 0);
@@ -327,6 +333,7 @@ static void expect_same(const struct proto_wire_msg *a, const struct proto_wire_
         break;
     case PROTO_WIRE_PING:
     case PROTO_WIRE_PONG:
+    case PROTO_WIRE_PRUNE:
         break;
     case PROTO_WIRE_ERROR:
         same = text_eq(a->u.error.msg, b->u.error.msg);
