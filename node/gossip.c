@@ -20,6 +20,7 @@
 #define RANGE_MAX PROTO_WIRE_RANGE_MAX /* records per range request */
 #define FETCH_CREDIT 8192   /* records in flight per shard */
 #define FETCH_STALL_MS 10000
+#define PUSH_GRACE_MS 1000  /* a shard that pushes keep advancing is not fetched meanwhile */
 #define EAGER_PEERS 3       /* new records go in full to this many peers, announced to the rest */
 #define FRAME_BUDGET (PROTO_WIRE_FRAME_MAX - 1024) /* room for the message around records */
 #define CLOCK_PER_FRAME PROTO_WIRE_CLOCK_MAX
@@ -68,6 +69,7 @@ struct gshard {
     uint64_t upto;       /* records below this are stored or on their way */
     uint64_t progress_ms; /* the fetch peer last sent records of the range */
     uint64_t stored_ms;   /* records of this shard were last stored */
+    uint64_t pushed_ms;   /* ... stored from a PUSH */
     /* the newest org-signed checkpoint seen but not yet checkable (ahead of us) */
     char *note;
     size_t note_len;
@@ -226,6 +228,10 @@ static void pump(struct node *n, struct gshard *s)
         return;
     if (s->upto < s->size)
         s->upto = s->size;
+    /* Pushes are bringing this shard in order: a fetch now would bring the same records
+     * a second time. If they stop, or leave a gap (the size stops moving), fetch. */
+    if (s->upto == s->size && node_now_ms(n) - s->pushed_ms < PUSH_GRACE_MS)
+        return;
     for (struct node_peer *p = node_net_peers(n); p; p = p->next) {
         if (p->state != PEER_OPEN || !p->g)
             continue;
@@ -1032,6 +1038,7 @@ static void push_records(struct node *n, struct node_repl *list)
  * a pruned link still carries announcements, and what they announce is fetched. */
 static void prune_redundant(struct node *n, const struct node_repl *list)
 {
+
     struct {
         struct node_peer *p;
         size_t fresh, dup;
@@ -1082,6 +1089,8 @@ void gossip_committed(struct node *n, struct node_repl *list)
             if (r->seq + 1 > s->size)
                 s->size = r->seq + 1;
             s->stored_ms = node_now_ms(n);
+            if (r->pushed)
+                s->pushed_ms = s->stored_ms;
             break;
         case REPL_GAP:
             /* its predecessor is not ours: fetch theirs to hold both records */
