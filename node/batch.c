@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -350,6 +351,8 @@ static void sign_batch(struct node_signer *sg, struct node_batch *b)
 static void signer_main(void *arg)
 {
     struct node_signer *sg = arg;
+
+    prctl(PR_SET_NAME, "tn-signer"); /* as top -H and perf show it */
 
     uv_mutex_lock(&sg->mu);
     for (;;) {

@@ -7,6 +7,7 @@
  * sees the batch before it) and being signed on the signer thread (batch.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "node/batch.h"
@@ -138,6 +139,7 @@ static void writer_main(void *arg)
     struct store_txn *txn = NULL;
     char err[512];
 
+    prctl(PR_SET_NAME, "tn-writer"); /* as top -H and perf show it */
     for (;;) {
         struct node_repl *repl, *repl_done = NULL, *pushed = NULL;
         double t0, t1;
