@@ -852,6 +852,19 @@ def mode_flood(args):
     return result
 
 
+def greeted_session(conn, sk, eco, result, obs, also=lambda o: True):
+    """Handshake, HELLO and an empty CLOCK; then waits (10 s at most) for the node's HELLO
+    and CLOCK and also(obs). result["handshake"] says how far it got."""
+    sess = handshake(conn, sk, eco, time.monotonic() + 10)
+    result["handshake"] = "sent"
+    obs.sess = sess
+    greet(sess, our_org(sk, eco))
+    if not obs.run_until(time.monotonic() + 10,
+                         lambda o: o.hello is not None and o.clock_seen and also(o)):
+        raise ProtocolError("no HELLO and CLOCK from the node within 10 s")
+    return sess
+
+
 def mode_zero_window(args):
     sk = load_key(args.key)
     eco = load_ecosystem(args.eco)
@@ -862,14 +875,8 @@ def mode_zero_window(args):
     asked = 0
     unread = 0
     try:
-        sess = handshake(conn, sk, eco, time.monotonic() + 10)
-        result["handshake"] = "sent"
-        obs.sess = sess
-        greet(sess, our_org(sk, eco))
-        if not obs.run_until(time.monotonic() + 10,
-                             lambda o: o.hello is not None and o.clock_seen and
-                             (args.org is None or args.org in o.clock)):
-            raise ProtocolError("no HELLO and CLOCK from the node within 10 s")
+        sess = greeted_session(conn, sk, eco, result, obs,
+                               lambda o: args.org is None or args.org in o.clock)
         result["handshake"] = "ok"
         org = args.org or max(obs.clock, key=lambda k: obs.clock[k], default=None)
         size = obs.clock.get(org, 0)
@@ -920,13 +927,7 @@ def mode_fetch_shards(args):
     got = {}  # org -> records received, in order
     ended = {}  # org -> where the range being fetched ends
     try:
-        sess = handshake(conn, sk, eco, time.monotonic() + 10)
-        result["handshake"] = "sent"
-        obs.sess = sess
-        greet(sess, our_org(sk, eco))
-        if not obs.run_until(time.monotonic() + 10,
-                             lambda o: o.hello is not None and o.clock_seen):
-            raise ProtocolError("no HELLO and CLOCK from the node within 10 s")
+        sess = greeted_session(conn, sk, eco, result, obs)
         result["handshake"] = "ok"
         sizes = {org: size for org, size in obs.clock.items() if size > 0}
         result["shard_sizes"] = sizes
