@@ -33,7 +33,6 @@ struct gview {
     bool cons_ok;      /* its history extends ours (consistency proof checked) */
     bool cons_pending;
     uint64_t cons_sent_ms; /* when the pending CONSISTENCY_REQ went out */
-    uint64_t note_sent;    /* size of our checkpoint of this shard last sent in a CLOCK */
 };
 
 struct grange {
@@ -375,16 +374,6 @@ static int clock_entry(void *ctx, const char *org, const struct store_shard *s)
     if (store_checkpoint_get(c->txn, org, &cp_size, &e->note, &e->note_len) != 0) {
         e->note = NULL;
         e->note_len = 0;
-    } else {
-        /* a note goes to each peer once per checkpoint, not every second: in a mesh the
-         * notes were a large part of the bytes sent */
-        struct gview *v = view(c->p->g, org);
-        if (v && v->note_sent == cp_size) {
-            e->note = NULL;
-            e->note_len = 0;
-        } else if (v) {
-            v->note_sent = cp_size;
-        }
     }
     if (++c->in_frame == CLOCK_PER_FRAME)
         clock_flush(c);
