@@ -605,10 +605,12 @@ static void serve(struct node_peer *p)
         free(recs);
         return;
     }
-    while (g->n_ranges > 0 && p->state == PEER_OPEN && node_peer_queued(p) < PEER_SEND_HIGH) {
+    while (p->state == PEER_OPEN && g->n_ranges > 0 && node_peer_queued(p) < PEER_SEND_HIGH) {
         size_t i = g->next_range % g->n_ranges;
         struct grange *r = &g->ranges[i];
         serve_frame(p, txn, r, recs);
+        if (p->state != PEER_OPEN || p->g != g)
+            break; /* the send closed the peer: g and its ranges are gone */
         if (r->next >= r->end) { /* done: the last one takes its place */
             g->ranges[i] = g->ranges[--g->n_ranges];
             g->next_range = i;
@@ -641,8 +643,16 @@ static void on_range_req(struct node_peer *p, const struct proto_wire_range_req 
     rc = store_shard_get(txn, q->org, &st);
     store_txn_abort(txn);
     end = rc == 0 ? (q->from + q->limit < st.size ? q->from + q->limit : st.size) : q->from;
+    /* A new request for a shard replaces the one being served for it; a request for
+     * another shard is served beside it. Only shards we hold get a place: the list is
+     * bounded by the ecosystem's orgs. */
+    for (size_t i = 0; i < g->n_ranges && !r; i++)
+        if (strcmp(g->ranges[i].org, q->org) == 0)
+            r = &g->ranges[i];
     if (q->from >= end) { /* nothing here: say so, so the asker moves on */
         struct proto_wire_msg w;
+        if (r) /* and the range it replaces ends */
+            *r = g->ranges[--g->n_ranges];
         proto_wire_init(&w, PROTO_WIRE_RECORDS, 0);
         set_org(w.u.records.org, q->org);
         w.u.records.from = q->from;
@@ -650,12 +660,6 @@ static void on_range_req(struct node_peer *p, const struct proto_wire_range_req 
         send_msg(p, &w);
         return;
     }
-    /* A new request for a shard replaces the one being served for it; a request for
-     * another shard is served beside it. Only shards we hold get here: the list is
-     * bounded by the ecosystem's orgs. */
-    for (size_t i = 0; i < g->n_ranges && !r; i++)
-        if (strcmp(g->ranges[i].org, q->org) == 0)
-            r = &g->ranges[i];
     if (!r) {
         struct grange *grown = realloc(g->ranges, (g->n_ranges + 1) * sizeof *grown);
         if (!grown) {
@@ -682,9 +686,15 @@ static void on_records(struct node_peer *p, const struct proto_wire_records *r)
         return;
     s->progress_ms = node_now_ms(n);
     if (r->last) {
+        uint64_t end = r->from + r->n_recs;
         s->outstanding = false;
-        if (r->n_recs == 0) /* it had less than it claimed */
-            s->upto = s->size;
+        if (end < s->upto) /* the range ended short: the rest is not on its way */
+            s->upto = end > s->size ? end : s->size;
+        if (r->n_recs == 0) { /* it has less than it claimed: not from it, until it says */
+            struct gview *v = view(p->g, r->org);
+            if (v && v->size > r->from)
+                v->size = r->from;
+        }
         pump(n, s);
     }
 }
@@ -1061,7 +1071,9 @@ static void prune_redundant(struct node *n, const struct node_repl *list)
         if (i == ns)
             continue;
         last = i;
-        if (r->result == REPL_DUPLICATE)
+        /* our own records pushed back to us (a cycle) are as redundant as duplicates */
+        if (r->result == REPL_DUPLICATE ||
+            (r->result == REPL_DROPPED && strcmp(r->org, n->self->id) == 0))
             seen[i].dup++;
         else
             seen[i].fresh++;
@@ -1069,9 +1081,9 @@ static void prune_redundant(struct node *n, const struct node_repl *list)
     for (size_t i = 0; i < ns; i++)
         if (seen[i].dup > 0 && seen[i].fresh == 0) {
             struct proto_wire_msg w;
+            seen[i].p->g->pruned = true; /* before the send, which may close the peer */
             proto_wire_init(&w, PROTO_WIRE_PRUNE, 0);
             send_msg(seen[i].p, &w);
-            seen[i].p->g->pruned = true;
         }
 }
 

@@ -11,10 +11,12 @@
 # first shard's fetch only went on after the asker's 10-second stall timeout: at scale,
 # 171 such stalls in one 16-node run.)
 #
-# 2. A peer that answers a range short but says it is done (RECORDS `last`) leaves the
-# node counting records as on their way that never come; the node must notice (10 s
-# without progress) and ask again, and end up holding the whole shard. (Before, that
-# credit was held for good and the fetch stopped: the stall seen in 16-node runs.)
+# 2. A peer that ends a range with `last` while records of it cannot be stored (a gap in
+# the middle) leaves the node counting records as on their way that never come: the node
+# must notice (10 s without progress) and ask again. (Before, that credit was held for
+# good and the fetch stopped: the stalls that never ended in 16-node runs.) A range that
+# ends short (fewer records than asked, `last`) is asked again at once. The node must end
+# up holding the whole shard.
 . "$(dirname "$0")/lib/common.sh"
 
 tn_setup
@@ -54,16 +56,19 @@ assert_eq "$N" "$(jq -r --arg o "$org1" '.shards[$o]' "$out")" "records of shard
 assert_eq "$N" "$(jq -r --arg o "$org2" '.shards[$o]' "$out")" "records of shard $org2 received"
 assert_eq true "$(jq -r .complete "$out")" "every shard fetched whole"
 
-# --- 2. a short answer marked last --------------------------------------------------------
+# --- 2. a gap, then a short answer, each marked last -----------------------------------------
 O3=$TN_NET/node3/org.key
 mark=$(tn_log_size "$TN_NET/node1/log")
 out=$T/short.json
 tn_peer "$out" serve-short --key "$K3" --org-key "$O3" --eco "$NET_ECO" --addr "$ADDR" \
     --records 200 --wait 40
-tn_say "serve-short: $(jq -c '{org, node_size, ranges, complete}' "$out")"
-assert_eq 200 "$(jq -r .node_size "$out")" "records of the short-answering peer's shard the node holds ($(cat "$out"))"
-assert_eq "0 200 100" "$(jq -r '.ranges[0] | join(" ")' "$out")" "the first range: asked for 200, got 100"
-assert_eq "100" "$(jq -r '.ranges[-1][0]' "$out")" "the node asked again from where it stood"
+tn_say "serve-short: $(jq -c '{org, node_size, ranges, reask_s, complete}' "$out")"
+assert_eq 200 "$(jq -r .node_size "$out")" "records of the peer's shard the node holds ($(cat "$out"))"
+assert_eq "0 200 199" "$(jq -r '.ranges[0] | join(" ")' "$out")" "the first range: 200 asked, all but the middle one sent"
+assert_eq "100 100 50" "$(jq -r '.ranges[1] | join(" ")' "$out")" "after the gap, asked again from where it stood"
+assert_eq "150" "$(jq -r '.ranges[2][0]' "$out")" "after the short answer, asked again from where it ended"
 assert_contains "$(tn_log_since "$TN_NET/node1/log" "$mark")" "100 records asked for were not stored; asking again" \
     "node 1 logs why it asked again"
+awk -v s="$(jq -r .reask_s "$out")" 'BEGIN { exit !(s < 5) }' ||
+    tn_fail "the short answer was asked again after $(jq -r .reask_s "$out") s (the stall rule's 10 s, not at once)"
 tn_say "PASS"

@@ -84,11 +84,13 @@ that stops the tool, e.g. a responder payload that does not check out):
   serve-short --key NODEKEY --org-key ORGKEY --eco ECO --addr HOST:PORT [--records M]
         [--wait S]
       holds M records of the org key's org (default 200, chained) and claims them in its
-      CLOCK (with their RFC 9162 root); answers the node's FIRST range request with only
-      the first half of what it asked for, marked `last`, and every later one in full.
-      The node then counts records as on their way that never come: it must notice and
-      ask again. Waits until the node's CLOCK shows all M (or S seconds, default 40).
-      node_size: the node's size for the org at the end; ranges: what it asked for.
+      CLOCK (with their RFC 9162 root). Answers the node's first range request whole but
+      for the record in its middle (a gap: the records after it cannot be stored, yet the
+      range ends with `last`), its second with only the first half of what it asked for,
+      marked `last`, and every later one in full. Waits until the node's CLOCK shows all
+      M (or S seconds, default 40). node_size: the node's size for the org at the end;
+      ranges: [from, limit, records sent] of each request; reask_s: seconds from the
+      short answer to the next request.
   attack [--workers N] [--rate R] (--duration S | --until-file F) [--max-attempts N]
          [--stagger S] [--keys K1,K2,...] [--sources A1,A2,...]
          [--ready-file F [--ready-after N]]
@@ -1001,6 +1003,7 @@ def mode_serve_short(args):
     result["local"] = conn.local()
     closed = False
     node_size = 0
+    short_at = None
     try:
         sess = handshake(conn, load_key(args.key), eco, time.monotonic() + 10)
         result["handshake"] = "ok"
@@ -1029,15 +1032,21 @@ def mode_serve_short(args):
             elif mtype == RANGE_REQ and body.get("org") == org:
                 frm, limit = body["from"], body["limit"]
                 end = min(frm + limit, args.records)
-                if not result["ranges"]:
+                nth = len(result["ranges"])
+                if nth == 1:
                     end = max(frm + 1, frm + (end - frm) // 2)  # short, and says it is all
-                result["ranges"].append([frm, limit, end - frm])
-                part = recs[frm:end]
-                for i in range(0, len(part), 200):
-                    chunk = part[i:i + 200]
-                    sess.send_msg(RECORDS, 0, {"org": org, "from": frm + i, "recs": chunk,
-                                               "last": i + 200 >= len(part)})
-                if not part:
+                    short_at = time.monotonic()
+                elif nth == 2 and short_at is not None:
+                    result["reask_s"] = round(time.monotonic() - short_at, 3)
+                skip = frm + (end - frm) // 2 if nth == 0 and end - frm > 2 else None
+                pieces = [(frm, end)] if skip is None else [(frm, skip), (skip + 1, end)]
+                result["ranges"].append([frm, limit, sum(b - a for a, b in pieces)])
+                for a, b in pieces:
+                    for i in range(a, b, 200):
+                        sess.send_msg(RECORDS, 0, {"org": org, "from": i,
+                                                   "recs": recs[i:min(i + 200, b)],
+                                                   "last": min(i + 200, b) >= end})
+                if frm >= end:
                     sess.send_msg(RECORDS, 0, {"org": org, "from": frm, "recs": [],
                                                "last": True})
     except Closed:
