@@ -71,4 +71,10 @@ assert_contains "$(tn_log_since "$TN_NET/node1/log" "$mark")" "100 records asked
     "node 1 logs why it asked again"
 awk -v s="$(jq -r .reask_s "$out")" 'BEGIN { exit !(s < 5) }' ||
     tn_fail "the short answer was asked again after $(jq -r .reask_s "$out") s (the stall rule's 10 s, not at once)"
+
+# status shows each shard's fetch state (docs/PROTOCOL.md "Watching it"); node 1 holds
+# the whole shard now, and the peer that served it is gone
+st=$("$TRACECTL" status --json --data "$(tn_net_data 1)" | jq -c '.shards[] | select(.org == "org3")')
+assert_eq '["from","idle_ms","in_flight","outstanding","sources","unproven"]' "$(jq -c '.fetch | keys' <<<"$st")" "status: a shard's fetch fields"
+assert_eq "200 0 false 0" "$(jq -r '"\(.size) \(.fetch.in_flight) \(.fetch.outstanding) \(.fetch.sources)"' <<<"$st")" "status: org3 fetched whole, nothing in flight ($st)"
 tn_say "PASS"
