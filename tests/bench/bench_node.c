@@ -1,7 +1,9 @@
 /* Shared by the benchmarks: see bench_node.h. */
 #define _GNU_SOURCE /* program_invocation_short_name */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,26 +93,33 @@ void bench_ecosystem_one(const char *dir, unsigned port)
     cry_keypair_release(&gk);
 }
 
-pid_t bench_node_start(const char *bin, const char *dir, const char *data, unsigned port)
+pid_t bench_spawn(char *const argv[], int fd, const char *to)
 {
-    char eco[512], ok[512], nk[512], logp[512], listen[32];
+    posix_spawn_file_actions_t fa;
     pid_t pid;
 
+    if (posix_spawn_file_actions_init(&fa) != 0 ||
+        posix_spawn_file_actions_addopen(&fa, fd, to, O_WRONLY | O_CREAT | O_APPEND, 0600) != 0 ||
+        posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+        bench_die("cannot start a program");
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+pid_t bench_node_start(const char *bin, const char *dir, const char *data, unsigned port)
+{
+    char eco[700], ok[700], nk[700], logp[700], listen[32], bin_c[700], data_c[700];
+    char *argv[] = {bin_c, "--data",     data_c, "--ecosystem", eco,    "--org", "maker",
+                    "--org-key", ok, "--node-key", nk,  "--listen",    listen, NULL};
+
+    snprintf(bin_c, sizeof bin_c, "%s", bin);
+    snprintf(data_c, sizeof data_c, "%s", data);
     snprintf(eco, sizeof eco, "%s/eco.json", dir);
     snprintf(ok, sizeof ok, "%s/org.key", dir);
     snprintf(nk, sizeof nk, "%s/node.key", dir);
     snprintf(logp, sizeof logp, "%s/node.log", dir);
     snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
-    if ((pid = fork()) == 0) {
-        if (!freopen(logp, "a", stderr))
-            _exit(127);
-        execl(bin, bin, "--data", data, "--ecosystem", eco, "--org", "maker", "--org-key", ok,
-              "--node-key", nk, "--listen", listen, (char *)NULL);
-        _exit(127);
-    }
-    if (pid < 0)
-        bench_die("fork");
-    return pid;
+    return bench_spawn(argv, STDERR_FILENO, logp);
 }
 
 void bench_node_stop(pid_t pid)

@@ -33,6 +33,11 @@ void bench_ecosystem_one(const char *dir, unsigned port);
 /* A new Ed25519 key file DIR/NAME (0600); pk gets its public key. Dies on failure. */
 void bench_keyfile(const char *dir, const char *name, uint8_t pk[32]);
 
+/* Starts argv[0] with stdout (fd 1) or stderr (fd 2) sent to `to`, appended; dies on
+ * failure. posix_spawn rather than fork: glibc's spawns without copying this process's
+ * page tables, so start-up figures do not grow with the benchmark's own memory. */
+pid_t bench_spawn(char *const argv[], int fd, const char *to);
+
 /* Starts tracenode bin as "maker" on data dir data with the keys bench_ecosystem_one
  * wrote into dir, listening on 127.0.0.1:port, its log appended to dir/node.log. */
 pid_t bench_node_start(const char *bin, const char *dir, const char *data, unsigned port);

@@ -36,7 +36,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,28 +93,12 @@ static unsigned free_port(void)
     bench_die("no free port on 127.0.0.1");
 }
 
-/* Starts argv[0] with stdout (fd 1) or stderr (fd 2) sent to `to`, appended. posix_spawn
- * rather than fork: glibc's spawns without copying this process's page tables, so the
- * figures do not grow with the benchmark's own memory (32 MB of record ids at 1,000,000). */
-static pid_t spawn(char *const argv[], int fd, const char *to)
-{
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-
-    if (posix_spawn_file_actions_init(&fa) != 0 ||
-        posix_spawn_file_actions_addopen(&fa, fd, to, O_WRONLY | O_CREAT | O_APPEND, 0600) != 0 ||
-        posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
-        bench_die("cannot start a program");
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
-
 /* Runs argv (stdout to /dev/null, stderr kept) and returns its wall time in ms; a failing
  * command breaks the benchmark. */
 static double run_cmd(char *const argv[])
 {
     double t = bench_now();
-    pid_t pid = spawn(argv, STDOUT_FILENO, "/dev/null");
+    pid_t pid = bench_spawn(argv, STDOUT_FILENO, "/dev/null");
     int st;
 
     while (waitpid(pid, &st, 0) < 0)
@@ -128,22 +111,6 @@ static double run_cmd(char *const argv[])
         exit(1);
     }
     return t;
-}
-
-/* tracenode as bench_node_start starts it (log appended to DIR/node.log), spawned. */
-static pid_t node_spawn(void)
-{
-    char eco[700], ok[700], nk[700], logp[700], listen[32], bin_c[600];
-    char *argv[] = {bin_c, "--data",     data, "--ecosystem", eco,    "--org", "maker", "--org-key",
-                    ok,    "--node-key", nk,   "--listen",    listen, NULL};
-
-    snprintf(bin_c, sizeof bin_c, "%s", bin);
-    snprintf(eco, sizeof eco, "%s/eco.json", dir);
-    snprintf(ok, sizeof ok, "%s/org.key", dir);
-    snprintf(nk, sizeof nk, "%s/node.key", dir);
-    snprintf(logp, sizeof logp, "%s/node.log", dir);
-    snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
-    return spawn(argv, STDERR_FILENO, logp);
 }
 
 /* Whatever happens (bench_die too), no node is left running and the temp dir goes. */
@@ -200,7 +167,7 @@ static double start_timed(void)
     char sock[700], err[256];
 
     snprintf(sock, sizeof sock, "%s/api.sock", data);
-    node_pid = node_spawn();
+    node_pid = bench_node_start(bin, dir, data, port);
     for (;;) {
         struct api_client c;
         struct proto_msg m;
