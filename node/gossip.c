@@ -216,12 +216,22 @@ static int our_root(struct node *n, const char *org, uint64_t size, uint8_t root
 
 /* --- fetching --------------------------------------------------------------------------- */
 
+static void send_range_req(struct node_peer *p, const char *org, uint64_t from, uint64_t limit)
+{
+    struct proto_wire_msg w;
+
+    proto_wire_init(&w, PROTO_WIRE_RANGE_REQ, 0);
+    set_org(w.u.range_req.org, org);
+    w.u.range_req.from = from;
+    w.u.range_req.limit = limit;
+    send_msg(p, &w);
+}
+
 /* Asks the best peer for the next range of a shard we are behind on, within the credit. */
 static void pump(struct node *n, struct gshard *s)
 {
     struct node_peer *best = NULL;
     uint64_t best_size = 0;
-    struct proto_wire_msg w;
     uint64_t limit;
 
     if (s->frozen || s->outstanding || strcmp(s->org, n->self->id) == 0)
@@ -262,12 +272,8 @@ chosen:
     s->fetch_peer = best->g->id;
     s->outstanding = true;
     s->progress_ms = node_now_ms(n);
-    proto_wire_init(&w, PROTO_WIRE_RANGE_REQ, 0);
-    set_org(w.u.range_req.org, s->org);
-    w.u.range_req.from = s->upto;
-    w.u.range_req.limit = limit;
+    send_range_req(best, s->org, s->upto, limit);
     s->upto += limit;
-    send_msg(best, &w);
 }
 
 static void send_cons_req(struct node_peer *p, struct gview *v, uint64_t old, uint64_t new_size)
@@ -290,17 +296,6 @@ static void send_root_req(struct node_peer *p, const char *org, uint64_t size)
     proto_wire_init(&w, PROTO_WIRE_ROOT_REQ, 0);
     set_org(w.u.root_req.org, org);
     w.u.root_req.size = size;
-    send_msg(p, &w);
-}
-
-static void send_range_req(struct node_peer *p, const char *org, uint64_t from, uint64_t limit)
-{
-    struct proto_wire_msg w;
-
-    proto_wire_init(&w, PROTO_WIRE_RANGE_REQ, 0);
-    set_org(w.u.range_req.org, org);
-    w.u.range_req.from = from;
-    w.u.range_req.limit = limit;
     send_msg(p, &w);
 }
 
@@ -550,11 +545,11 @@ static void on_cons(struct node_peer *p, const struct proto_wire_cons *c)
 
 /* --- serving ranges --------------------------------------------------------------------- */
 
-/* Sends one frame of records of range r (as many as fit, from r->next); returns how many
- * went out. A record that cannot be read ends the range early: the RECORDS message still
- * says `last`, so the asker moves on at once instead of waiting for its stall timeout. */
-static size_t serve_frame(struct node_peer *p, struct store_txn *txn, struct grange *r,
-                          struct proto_wire_bin *recs)
+/* Sends one frame of records of range r (as many as fit, from r->next). A record that
+ * cannot be read ends the range early: the RECORDS message still says `last`, so the
+ * asker moves on at once instead of waiting for its stall timeout. */
+static void serve_frame(struct node_peer *p, struct store_txn *txn, struct grange *r,
+                        struct proto_wire_bin *recs)
 {
     struct proto_wire_msg w;
     size_t bytes = 0, count = 0;
@@ -584,7 +579,6 @@ static size_t serve_frame(struct node_peer *p, struct store_txn *txn, struct gra
     w.u.records.n_recs = count;
     w.u.records.last = r->next >= r->end;
     send_msg(p, &w);
-    return count;
 }
 
 /* Sends records of the ranges being served, a frame of each in turn, until the send
@@ -1048,7 +1042,6 @@ static void push_records(struct node *n, struct node_repl *list)
  * a pruned link still carries announcements, and what they announce is fetched. */
 static void prune_redundant(struct node *n, const struct node_repl *list)
 {
-
     struct {
         struct node_peer *p;
         size_t fresh, dup;
