@@ -11,7 +11,9 @@ static const char usage[] =
     "usage: tracectl status [--data DIR] [--json]\n"
     "\n"
     "Shows the running node: org, network, listen address, peers, and every shard it holds\n"
-    "(size, Merkle root, frozen). Exit 4 if the node is not running.\n";
+    "(size, Merkle root, how many records behind the most a peer has claimed, frozen).\n"
+    "--json adds per shard why it is or is not being fetched (docs/PROTOCOL.md).\n"
+    "Exit 4 if the node is not running.\n";
 
 /* msgpack (as the node sends it) to JSON: maps with text keys, arrays, text, integers,
  * booleans, nil; binary becomes hex. */
@@ -105,9 +107,11 @@ int cmd_status(int argc, char **argv)
                json_string_value(json_object_get(x, "state")));
     printf("shards: %zu\n", json_array_size(json_object_get(doc, "shards")));
     json_array_foreach(json_object_get(doc, "shards"), i, x)
-        printf("  %-20s size %-8lld root %s%s\n", json_string_value(json_object_get(x, "org")),
+        printf("  %-20s size %-8lld root %s  behind %lld%s\n",
+               json_string_value(json_object_get(x, "org")),
                (long long)json_integer_value(json_object_get(x, "size")),
                json_string_value(json_object_get(x, "root")),
+               (long long)json_integer_value(json_object_get(x, "behind")),
                json_is_true(json_object_get(x, "frozen")) ? "  FROZEN" : "");
     json_decref(doc);
     return CLI_OK;

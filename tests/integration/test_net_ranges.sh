@@ -77,4 +77,5 @@ awk -v s="$(jq -r .reask_s "$out")" 'BEGIN { exit !(s < 5) }' ||
 st=$("$TRACECTL" status --json --data "$(tn_net_data 1)" | jq -c '.shards[] | select(.org == "org3")')
 assert_eq '["from","idle_ms","in_flight","outstanding","sources","unproven"]' "$(jq -c '.fetch | keys' <<<"$st")" "status: a shard's fetch fields"
 assert_eq "200 0 false 0" "$(jq -r '"\(.size) \(.fetch.in_flight) \(.fetch.outstanding) \(.fetch.sources)"' <<<"$st")" "status: org3 fetched whole, nothing in flight ($st)"
+assert_match "org3 +size 200 +root [0-9a-f]{64}  behind 0" "$("$TRACECTL" status --data "$(tn_net_data 1)")" "status text: the shard and how far behind it is"
 tn_say "PASS"
