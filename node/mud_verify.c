@@ -171,7 +171,7 @@ static int device_origin(struct verify *v, json_t *dev, char **maker, char **mod
         const char *m;
         proto_record_init(&r);
         if (store_record_get(v->txn, cr.ids[i], &b, &l) == 0 &&
-            proto_record_decode_stored(b, l, &r, why, sizeof why) == 0 &&
+            proto_record_decode(b, l, &r, why, sizeof why) == 0 &&
             (r.type == PROTO_T_COMMISSION || r.type == PROTO_T_TRANSFORM ||
              r.type == PROTO_T_AGGREGATE)) {
             if (*maker && strcmp(*maker, r.org) != 0) {
@@ -213,7 +213,7 @@ static int find_withdrawal(void *ctx, const uint8_t id[PROTO_ID_LEN])
 
     proto_record_init(&r);
     if (store_record_get(w->txn, id, &b, &l) == 0 &&
-        proto_record_decode_stored(b, l, &r, why, sizeof why) == 0 &&
+        proto_record_decode(b, l, &r, why, sizeof why) == 0 &&
         r.type == PROTO_T_SUPERSEDE && strcmp(r.org, w->a->rec.org) == 0) {
         w->a->withdrawn = true;
         memcpy(w->a->withdrawn_by, id, PROTO_ID_LEN);
@@ -255,7 +255,7 @@ static int judge_anchors(struct verify *v, const struct proto_ecosystem *eco, co
         size_t l;
         char why[200];
         a->valid = store_record_get(v->txn, a->id, &b, &l) == 0 &&
-                   proto_record_decode_stored(b, l, &a->rec, why, sizeof why) == 0 &&
+                   proto_record_decode(b, l, &a->rec, why, sizeof why) == 0 &&
                    a->rec.mud && strcmp(a->rec.mud->url, url) == 0 &&
                    proto_datetime_parse(a->rec.mud->last_update,
                                         strlen(a->rec.mud->last_update), &a->lu, why,

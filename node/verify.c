@@ -135,9 +135,7 @@ static struct sum *sum(struct walk *w, const uint8_t id[PROTO_ID_LEN])
         s->present = true;
         proto_record_id(h, s->bytes, s->len);
         s->hash_ok = memcmp(h, id, PROTO_ID_LEN) == 0;
-        /* the repository's own records were decoded strictly when stored */
-        s->ok = (w->opt->trust_store ? proto_record_decode_stored : proto_record_decode)(
-                    s->bytes, s->len, &s->rec, err, sizeof err) == 0;
+        s->ok = proto_record_decode(s->bytes, s->len, &s->rec, err, sizeof err) == 0;
     }
     return s;
 }

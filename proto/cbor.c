@@ -107,257 +107,252 @@ int proto_cbor_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return memcmp(a, b, alen);
 }
 
-/* --- pre-scan ---------------------------------------------------------------------
- * libcbor's cbor_load() allocates an array or map of the declared size before reading
- * its elements, so a 10-byte input could ask for gigabytes. This pass walks the headers
- * with libcbor's streaming decoder first and refuses declared sizes that cannot fit in
- * the bytes left, and every construct a deterministic record never contains. */
+/* --- reader ------------------------------------------------------------------------
+ * One head at a time through libcbor's streaming decoder (cbor_stream_decode), so
+ * nothing is allocated: the record decoder reads straight from the bytes. The checks
+ * every head must pass are here, once, for all callers. */
 
-struct prescan {
-    uint64_t children; /* elements the item just read declares (arrays, maps) */
-    size_t remaining;  /* bytes from the current header to the end of the input */
+struct read_ctx {
+    struct proto_cbor_item *it;
     const char *bad;
 };
 
-static void ps_bad(void *ctx, const char *why)
+static void rd_bad(void *ctx, const char *why)
 {
-    struct prescan *ps = ctx;
-    if (!ps->bad)
-        ps->bad = why;
+    struct read_ctx *c = ctx;
+    if (!c->bad)
+        c->bad = why;
 }
-static void ps_u8(void *c, uint8_t v) { (void)c; (void)v; }
-static void ps_u16(void *c, uint16_t v) { (void)c; (void)v; }
-static void ps_u32(void *c, uint32_t v) { (void)c; (void)v; }
-static void ps_u64(void *c, uint64_t v) { (void)c; (void)v; }
-static void ps_str(void *c, cbor_data d, size_t n) { (void)c; (void)d; (void)n; }
-static void ps_indef(void *c) { ps_bad(c, "indefinite-length item"); }
-static void ps_float2(void *c, float v) { (void)v; ps_bad(c, "floating-point value"); }
-static void ps_float8(void *c, double v) { (void)v; ps_bad(c, "floating-point value"); }
-static void ps_undef(void *c) { ps_bad(c, "undefined value"); }
-static void ps_null(void *c) { (void)c; }
-static void ps_bool(void *c, bool v) { (void)c; (void)v; }
-static void ps_break(void *c) { ps_bad(c, "indefinite-length break"); }
-
-static void ps_array(void *ctx, size_t n)
+static void rd_set(void *ctx, enum proto_cbor_kind kind, uint64_t v)
 {
-    struct prescan *ps = ctx;
-    ps->children = n;
-    if (n > ps->remaining)
-        ps_bad(ctx, "array longer than the input");
+    struct read_ctx *c = ctx;
+    c->it->kind = kind;
+    c->it->v = v;
 }
-
-static void ps_map(void *ctx, size_t n)
+static void rd_u8(void *c, uint8_t v) { rd_set(c, PROTO_CBOR_UINT, v); }
+static void rd_u16(void *c, uint16_t v) { rd_set(c, PROTO_CBOR_UINT, v); }
+static void rd_u32(void *c, uint32_t v) { rd_set(c, PROTO_CBOR_UINT, v); }
+static void rd_u64(void *c, uint64_t v) { rd_set(c, PROTO_CBOR_UINT, v); }
+static void rd_n8(void *c, uint8_t v) { rd_set(c, PROTO_CBOR_NEGINT, v); }
+static void rd_n16(void *c, uint16_t v) { rd_set(c, PROTO_CBOR_NEGINT, v); }
+static void rd_n32(void *c, uint32_t v) { rd_set(c, PROTO_CBOR_NEGINT, v); }
+static void rd_n64(void *c, uint64_t v) { rd_set(c, PROTO_CBOR_NEGINT, v); }
+static void rd_bytes(void *ctx, cbor_data d, uint64_t n)
 {
-    struct prescan *ps = ctx;
-    ps->children = 2 * (uint64_t)n;
-    if (n > ps->remaining / 2)
-        ps_bad(ctx, "map longer than the input");
+    rd_set(ctx, PROTO_CBOR_BYTES, n);
+    ((struct read_ctx *)ctx)->it->data = d;
 }
-
-static void ps_tag(void *ctx, uint64_t tag)
+static void rd_text(void *ctx, cbor_data d, uint64_t n)
 {
-    (void)tag;
-    ps_bad(ctx, "unexpected tag");
+    rd_set(ctx, PROTO_CBOR_TEXT, n);
+    ((struct read_ctx *)ctx)->it->data = d;
 }
+static void rd_array(void *c, uint64_t n) { rd_set(c, PROTO_CBOR_ARRAY, n); }
+static void rd_map(void *c, uint64_t n) { rd_set(c, PROTO_CBOR_MAP, n); }
+static void rd_bool(void *c, bool v) { rd_set(c, PROTO_CBOR_BOOL, v); }
+static void rd_null(void *c) { rd_set(c, PROTO_CBOR_NULL, 0); }
+static void rd_indef(void *c) { rd_bad(c, "indefinite-length item"); }
+static void rd_float2(void *c, float v) { (void)v; rd_bad(c, "floating-point value"); }
+static void rd_float8(void *c, double v) { (void)v; rd_bad(c, "floating-point value"); }
+static void rd_undef(void *c) { rd_bad(c, "undefined value"); }
+static void rd_break(void *c) { rd_bad(c, "indefinite-length break"); }
+static void rd_tag(void *c, uint64_t v) { (void)v; rd_bad(c, "unexpected tag"); }
 
-static const struct cbor_callbacks prescan_callbacks = {
-    .uint8 = ps_u8, .uint16 = ps_u16, .uint32 = ps_u32, .uint64 = ps_u64,
-    .negint8 = ps_u8, .negint16 = ps_u16, .negint32 = ps_u32, .negint64 = ps_u64,
-    .byte_string_start = ps_indef, .byte_string = ps_str,
-    .string_start = ps_indef, .string = ps_str,
-    .indef_array_start = ps_indef, .array_start = ps_array,
-    .indef_map_start = ps_indef, .map_start = ps_map,
-    .tag = ps_tag,
-    .float2 = ps_float2, .float4 = ps_float2, .float8 = ps_float8,
-    .undefined = ps_undef, .null = ps_null, .boolean = ps_bool,
-    .indef_break = ps_break,
+static const struct cbor_callbacks read_callbacks = {
+    .uint8 = rd_u8, .uint16 = rd_u16, .uint32 = rd_u32, .uint64 = rd_u64,
+    .negint8 = rd_n8, .negint16 = rd_n16, .negint32 = rd_n32, .negint64 = rd_n64,
+    .byte_string_start = rd_indef, .byte_string = rd_bytes,
+    .string_start = rd_indef, .string = rd_text,
+    .indef_array_start = rd_indef, .array_start = rd_array,
+    .indef_map_start = rd_indef, .map_start = rd_map,
+    .tag = rd_tag,
+    .float2 = rd_float2, .float4 = rd_float2, .float8 = rd_float8,
+    .undefined = rd_undef, .null = rd_null, .boolean = rd_bool,
+    .indef_break = rd_break,
 };
 
-/* Every element takes at least one byte, so the elements still owed (counted across all
- * open arrays and maps, as in msg.c) may never exceed the bytes left: nested headers
- * that each claim the rest of the input are refused before libcbor allocates. */
-static const char *prescan(const uint8_t *p, size_t len)
+void proto_cbor_reader_init(struct proto_cbor_reader *rd, const uint8_t *p, size_t len)
 {
-    struct prescan ps = {0};
-    size_t off = 0;
-    uint64_t owed = 1;
-
-    while (off < len) {
-        struct cbor_decoder_result r;
-        if (owed == 0)
-            return "trailing bytes after the item";
-        ps.children = 0;
-        ps.remaining = len - off;
-        r = cbor_stream_decode(p + off, len - off, &prescan_callbacks, &ps);
-        if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
-            return r.status == CBOR_DECODER_NEDATA ? "truncated CBOR"
-                                                   : "malformed CBOR (reserved or invalid head)";
-        if (ps.bad)
-            return ps.bad;
-        off += r.read;
-        owed = owed - 1 + ps.children;
-        if (owed > len - off)
-            return "declares more elements than bytes present";
-    }
-    return NULL;
+    rd->p = p;
+    rd->len = len;
+    rd->off = 0;
+    rd->owed = 1;
+    rd->bad = NULL;
 }
 
-/* --- canonical re-encoding ---------------------------------------------------------- */
-
-static const char *reencode(struct proto_cbuf *b, const cbor_item_t *it, unsigned depth);
-
-static const char *reencode_map(struct proto_cbuf *b, const cbor_item_t *it, unsigned depth)
+static bool rd_fail(struct proto_cbor_reader *rd, const char *why)
 {
-    struct cbor_pair *pairs = cbor_map_handle(it);
-    size_t n = cbor_map_size(it);
-    size_t prev_off = 0, prev_len = 0;
-    const char *bad;
-
-    proto_cbor_map(b, n);
-    for (size_t i = 0; i < n; i++) {
-        size_t key_off = b->len;
-        if ((bad = reencode(b, pairs[i].key, depth + 1)) != NULL)
-            return bad;
-        if (b->overflow)
-            return "not deterministic";
-        if (i > 0) {
-            /* RFC 8949 4.2.1: keys sorted bytewise by their encodings; equal = duplicate */
-            size_t key_len = b->len - key_off, m = key_len < prev_len ? key_len : prev_len;
-            int c = memcmp(b->p + prev_off, b->p + key_off, m);
-            if (c == 0 && key_len == prev_len)
-                return "duplicate map key";
-            if (c > 0 || (c == 0 && prev_len > key_len))
-                return "map keys not in deterministic order";
-        }
-        prev_off = key_off;
-        prev_len = b->len - key_off;
-        if ((bad = reencode(b, pairs[i].value, depth + 1)) != NULL)
-            return bad;
-    }
-    return NULL;
+    if (!rd->bad)
+        rd->bad = why;
+    return false;
 }
 
-static const char *reencode(struct proto_cbuf *b, const cbor_item_t *it, unsigned depth)
+/* RFC 8949 4.2.1: the argument in the fewest bytes. ai 24..27 carry it in 1, 2, 4 or 8
+ * bytes, which is only right when it does not fit the form below. */
+static bool shortest(uint8_t ai, uint64_t arg)
 {
-    const char *bad = NULL;
+    switch (ai) {
+    case 24: return arg >= 24;
+    case 25: return arg > 0xff;
+    case 26: return arg > 0xffff;
+    case 27: return arg > 0xffffffffu;
+    default: return true;
+    }
+}
+
+bool proto_cbor_read(struct proto_cbor_reader *rd, struct proto_cbor_item *it)
+{
+    struct read_ctx ctx = {it, NULL};
+    struct cbor_decoder_result res;
+    size_t left = rd->len - rd->off;
+    const uint8_t *head = rd->p + rd->off;
+    uint64_t children = 0;
+
+    if (rd->bad)
+        return false;
+    if (rd->owed == 0)
+        return rd_fail(rd, "trailing bytes after the item");
+    if (left == 0)
+        return rd_fail(rd, "truncated CBOR");
+    it->data = NULL;
+    it->enc = head;
+    if (head[0] >> 5 == 6) {
+        /* libcbor 0.8 (Debian 12) refuses tags 6..20 as "reserved", COSE_Sign1's 18
+         * among them, so the one-byte tag head (tags 0..23, the only ones a
+         * deterministic encoder writes for them) is read here; any longer tag is
+         * refused, as no record or bundle carries one. */
+        if ((head[0] & 0x1f) >= 24)
+            return rd_fail(rd, "unexpected tag");
+        it->kind = PROTO_CBOR_TAG;
+        it->v = head[0] & 0x1f;
+        res.read = 1;
+    } else {
+        res = cbor_stream_decode(head, left, &read_callbacks, &ctx);
+        if (res.status != CBOR_DECODER_FINISHED || res.read == 0)
+            return rd_fail(rd, res.status == CBOR_DECODER_NEDATA
+                                   ? "truncated CBOR"
+                                   : "malformed CBOR (reserved or invalid head)");
+        if (ctx.bad)
+            return rd_fail(rd, ctx.bad);
+        if (!shortest(head[0] & 0x1f, it->v))
+            return rd_fail(rd, "not deterministic (non-shortest integer or length)");
+    }
+    it->enc_len = res.read;
+    rd->off += res.read;
+    left -= res.read;
+    /* Every element takes at least one byte, so the elements still owed (across all
+     * open arrays and maps) may never exceed the bytes left: a header claiming more is
+     * refused before any caller sizes an allocation by it. */
+    if (it->kind == PROTO_CBOR_ARRAY)
+        children = it->v;
+    else if (it->kind == PROTO_CBOR_MAP)
+        children = it->v > left ? it->v : 2 * it->v;
+    else if (it->kind == PROTO_CBOR_TAG)
+        children = 1;
+    if (children > left || rd->owed - 1 + children > left)
+        return rd_fail(rd, "declares more elements than bytes present");
+    rd->owed = rd->owed - 1 + children;
+    return true;
+}
+
+bool proto_cbor_reader_done(const struct proto_cbor_reader *rd)
+{
+    return !rd->bad && rd->owed == 0 && rd->off == rd->len;
+}
+
+int proto_cbor_enc_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    size_t m = alen < blen ? alen : blen;
+    int c = memcmp(a, b, m);
+    if (c != 0)
+        return c;
+    return alen == blen ? 0 : alen < blen ? -1 : 1;
+}
+
+/* --- whole-item check ----------------------------------------------------------------
+ * Walks one item with the reader (so with its head checks), checking what only the
+ * structure shows: depth and map keys strictly ascending by their encodings (RFC 8949
+ * 4.2.1; equal keys are duplicates). Run before libcbor builds anything. */
+
+static bool walk(struct proto_cbor_reader *rd, unsigned depth)
+{
+    struct proto_cbor_item it;
+    const uint8_t *prev = NULL;
+    size_t prev_len = 0;
 
     if (depth > MAX_DEPTH)
-        return "nested too deeply";
-    switch (cbor_typeof(it)) {
-    case CBOR_TYPE_UINT:
-        proto_cbor_uint(b, cbor_get_int(it));
-        return NULL;
-    case CBOR_TYPE_NEGINT:
-        if (!b->overflow)
-            advance(b, cbor_encode_negint(cbor_get_int(it), b->p + b->len, b->cap - b->len));
-        return NULL;
-    case CBOR_TYPE_BYTESTRING:
-        if (!cbor_bytestring_is_definite(it))
-            return "indefinite-length byte string";
-        proto_cbor_bytes(b, cbor_bytestring_handle(it), cbor_bytestring_length(it));
-        return NULL;
-    case CBOR_TYPE_STRING:
-        if (!cbor_string_is_definite(it))
-            return "indefinite-length text string";
-        proto_cbor_text(b, (const char *)cbor_string_handle(it), cbor_string_length(it));
-        return NULL;
-    case CBOR_TYPE_ARRAY:
-        if (!cbor_array_is_definite(it))
-            return "indefinite-length array";
-        proto_cbor_array(b, cbor_array_size(it));
-        for (size_t i = 0; i < cbor_array_size(it) && !bad; i++)
-            bad = reencode(b, cbor_array_handle(it)[i], depth + 1);
-        return bad;
-    case CBOR_TYPE_MAP:
-        if (!cbor_map_is_definite(it))
-            return "indefinite-length map";
-        return reencode_map(b, it, depth);
-    case CBOR_TYPE_TAG: {
-        cbor_item_t *inner = cbor_tag_item(it);
-        proto_cbor_tag(b, cbor_tag_value(it));
-        bad = reencode(b, inner, depth + 1);
-        cbor_decref(&inner);
-        return bad;
-    }
-    case CBOR_TYPE_FLOAT_CTRL:
-        if (cbor_is_null(it)) {
-            proto_cbor_null(b);
-            return NULL;
+        return rd_fail(rd, "nested too deeply");
+    if (!proto_cbor_read(rd, &it))
+        return false;
+    switch (it.kind) {
+    case PROTO_CBOR_ARRAY:
+        for (uint64_t i = 0; i < it.v; i++)
+            if (!walk(rd, depth + 1))
+                return false;
+        return true;
+    case PROTO_CBOR_MAP:
+        for (uint64_t i = 0; i < it.v; i++) {
+            size_t key_off = rd->off;
+            const uint8_t *key = rd->p + key_off;
+            int c;
+            if (!walk(rd, depth + 1))
+                return false;
+            if (prev && (c = proto_cbor_enc_cmp(prev, prev_len, key, rd->off - key_off)) >= 0)
+                return rd_fail(rd, c == 0 ? "duplicate map key"
+                                          : "map keys not in deterministic order");
+            prev = key;
+            prev_len = rd->off - key_off;
+            if (!walk(rd, depth + 1))
+                return false;
         }
-        if (cbor_is_bool(it)) {
-            proto_cbor_bool(b, cbor_get_bool(it));
-            return NULL;
-        }
-        return "floating-point or simple value";
+        return true;
+    case PROTO_CBOR_TAG:
+        return rd_fail(rd, "unexpected tag");
+    default:
+        return true;
     }
-    return "unknown CBOR type";
 }
 
 static int load_untagged(const uint8_t *p, size_t len, cbor_item_t **out, char *err,
-                         size_t errlen, bool strict)
+                         size_t errlen)
 {
+    struct proto_cbor_reader rd;
     struct cbor_load_result res;
-    struct proto_cbuf b;
-    uint8_t *copy = NULL;
-    const char *bad;
     cbor_item_t *it;
 
     if (len == 0) {
         snprintf(err, errlen, "empty CBOR input");
         return TN_ERR_INVALID;
     }
-    /* The pre-scan runs for stored bytes too: it is what bounds libcbor's allocations
-     * and keeps out indefinite lengths (whose strings have no handle), and a stored
-     * record can still be a corrupted page (DESIGN section 7). Only the re-encoding
-     * check below is skipped for them. */
-    if ((bad = prescan(p, len)) != NULL) {
-        snprintf(err, errlen, "CBOR: %s", bad);
+    /* The walk is what bounds libcbor's allocations (it allocates an array or map of the
+     * declared size before reading its elements) and what makes the input
+     * deterministic: libcbor then only builds the tree. */
+    proto_cbor_reader_init(&rd, p, len);
+    if (!walk(&rd, 0) || !proto_cbor_reader_done(&rd)) {
+        snprintf(err, errlen, "CBOR: %s",
+                 rd.bad ? rd.bad : "trailing bytes after the item");
         return TN_ERR_INVALID;
     }
     it = cbor_load(p, len, &res);
-    if (!it || res.error.code != CBOR_ERR_NONE) {
+    if (!it || res.error.code != CBOR_ERR_NONE || res.read != len) {
         if (it)
             cbor_decref(&it);
         snprintf(err, errlen, "CBOR: malformed item");
         return res.error.code == CBOR_ERR_MEMERROR ? TN_ERR_NOMEM : TN_ERR_INVALID;
     }
-    if (res.read != len) {
-        cbor_decref(&it);
-        snprintf(err, errlen, "CBOR: %zu trailing bytes after the item", len - res.read);
-        return TN_ERR_INVALID;
-    }
-    if (!strict) {
-        *out = it;
-        return 0;
-    }
-    /* Deterministic iff re-encoding what was parsed gives the same bytes. */
-    if (!(copy = malloc(len))) {
-        cbor_decref(&it);
-        return TN_ERR_NOMEM;
-    }
-    proto_cbuf_init(&b, copy, len);
-    bad = reencode(&b, it, 0);
-    if (!bad && (b.overflow || b.len != len || memcmp(copy, p, len) != 0))
-        bad = "not deterministic (non-shortest integer or length)";
-    free(copy);
-    if (bad) {
-        cbor_decref(&it);
-        snprintf(err, errlen, "CBOR: %s", bad);
-        return TN_ERR_INVALID;
-    }
     *out = it;
     return 0;
 }
 
-static int load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out, char *err,
-                size_t errlen, bool strict)
+int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out,
+                    char *err, size_t errlen)
 {
     cbor_item_t *inner, *tag;
     int rc;
 
     *out = NULL;
     if (!allow_tag)
-        return load_untagged(p, len, out, err, errlen, strict);
+        return load_untagged(p, len, out, err, errlen);
     /* libcbor 0.8 (Debian 12) refuses tags 6..20 as "reserved" (streaming.c), which
      * includes COSE_Sign1's tag 18, so the one-byte tag head (tags below 24, which is
      * all we allow) is read here and the tagged item handed to libcbor. Deterministic
@@ -366,7 +361,7 @@ static int load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **
         snprintf(err, errlen, "CBOR: tag %llu missing", (unsigned long long)allow_tag);
         return TN_ERR_INVALID;
     }
-    if ((rc = load_untagged(p + 1, len - 1, &inner, err, errlen, strict)) != 0)
+    if ((rc = load_untagged(p + 1, len - 1, &inner, err, errlen)) != 0)
         return rc;
     if (!(tag = cbor_new_tag(allow_tag))) {
         cbor_decref(&inner);
@@ -376,16 +371,4 @@ static int load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **
     cbor_decref(&inner);
     *out = tag;
     return 0;
-}
-
-int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out,
-                    char *err, size_t errlen)
-{
-    return load(p, len, allow_tag, out, err, errlen, true);
-}
-
-int proto_cbor_load_stored(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_t **out,
-                           char *err, size_t errlen)
-{
-    return load(p, len, allow_tag, out, err, errlen, false);
 }

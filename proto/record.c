@@ -454,10 +454,15 @@ too_big:
     return TN_ERR_TOO_BIG;
 }
 
-/* --- decoding ----------------------------------------------------------------------- */
+/* --- decoding -----------------------------------------------------------------------
+ * Straight from the bytes with the pull reader (proto/cbor.h), which refuses every
+ * non-deterministic head; what only the structure shows (key order, the fields each
+ * place holds, no trailing bytes) is checked here. Nothing but the record's arena is
+ * allocated, which is what makes a read cheap. */
 
 struct dec {
     struct proto_record *r;
+    struct proto_cbor_reader *rd;
     char *err;
     size_t errlen;
 };
@@ -468,129 +473,209 @@ static int dfail(struct dec *d, const char *field, const char *why)
     return TN_ERR_INVALID;
 }
 
-static int dec_text(struct dec *d, const cbor_item_t *it, const char *field, size_t max,
-                    const char **out)
+/* The next item of d's reader; a malformed or non-deterministic one is the error. */
+static int next(struct dec *d, struct proto_cbor_item *it)
 {
-    size_t n;
+    if (proto_cbor_read(d->rd, it))
+        return 0;
+    snprintf(d->err, d->errlen, "CBOR: %s", d->rd->bad);
+    return TN_ERR_INVALID;
+}
 
-    if (!cbor_isa_string(it))
+static int text_of(struct dec *d, const struct proto_cbor_item *it, const char *field,
+                   size_t max, const char **out)
+{
+    if (it->kind != PROTO_CBOR_TEXT)
         return dfail(d, field, "not a text string");
-    n = cbor_string_length(it);
-    if (n > max)
+    if (it->v > max)
         return dfail(d, field, "too long");
-    if (!proto_utf8_ok((const char *)cbor_string_handle(it), n))
+    if (!proto_utf8_ok((const char *)it->data, it->v))
         return dfail(d, field, "not valid UTF-8 text");
-    if (!(*out = proto_arena_strndup(&d->r->arena, (const char *)cbor_string_handle(it), n)))
+    if (!(*out = proto_arena_strndup(&d->r->arena, (const char *)it->data, it->v)))
         return TN_ERR_NOMEM;
     return 0;
 }
 
-static int dec_id(struct dec *d, const cbor_item_t *it, const char *field,
-                  uint8_t out[PROTO_ID_LEN])
+static int id_of(struct dec *d, const struct proto_cbor_item *it, const char *field,
+                 uint8_t out[PROTO_ID_LEN])
 {
-    if (!cbor_isa_bytestring(it) || cbor_bytestring_length(it) != PROTO_ID_LEN)
+    if (it->kind != PROTO_CBOR_BYTES || it->v != PROTO_ID_LEN)
         return dfail(d, field, "not a 32-byte byte string");
-    memcpy(out, cbor_bytestring_handle(it), PROTO_ID_LEN);
+    memcpy(out, it->data, PROTO_ID_LEN);
     return 0;
 }
 
-static int dec_uint(struct dec *d, const cbor_item_t *it, const char *field, uint64_t *out)
+static int uint_of(struct dec *d, const struct proto_cbor_item *it, const char *field,
+                   uint64_t *out)
 {
-    if (!cbor_isa_uint(it))
+    if (it->kind != PROTO_CBOR_UINT)
         return dfail(d, field, "not an unsigned integer");
-    *out = cbor_get_int(it);
+    *out = it->v;
     return 0;
 }
 
-static int dec_list(struct dec *d, const cbor_item_t *it, const char *field,
-                    const char ***out, size_t *n)
+/* Reads the next item as text / an id: for values whose only form is that. */
+static int dec_text(struct dec *d, const char *field, size_t max, const char **out)
 {
-    size_t len;
+    struct proto_cbor_item it;
+    int rc = next(d, &it);
+    return rc ? rc : text_of(d, &it, field, max, out);
+}
+
+static int dec_id(struct dec *d, const char *field, uint8_t out[PROTO_ID_LEN])
+{
+    struct proto_cbor_item it;
+    int rc = next(d, &it);
+    return rc ? rc : id_of(d, &it, field, out);
+}
+
+static int dec_uint(struct dec *d, const char *field, uint64_t *out)
+{
+    struct proto_cbor_item it;
+    int rc = next(d, &it);
+    return rc ? rc : uint_of(d, &it, field, out);
+}
+
+/* The next item as a map (pairs in *n, at least min of them); why names the expected
+ * shape in the error. */
+static int dec_map(struct dec *d, const char *field, size_t min, const char *why, size_t *n)
+{
+    struct proto_cbor_item it;
     int rc;
 
-    if (!cbor_isa_array(it) || (len = cbor_array_size(it)) == 0)
-        return dfail(d, field, "not a non-empty array");
-    if (!(*out = proto_arena_alloc(&d->r->arena, len * sizeof **out)))
-        return TN_ERR_NOMEM;
-    for (size_t i = 0; i < len; i++)
-        if ((rc = dec_text(d, cbor_array_handle(it)[i], field, PROTO_ITEM_MAX, &(*out)[i])) != 0)
-            return rc;
-    *n = len;
+    if ((rc = next(d, &it)) != 0)
+        return rc;
+    if (it.kind != PROTO_CBOR_MAP || it.v < min)
+        return dfail(d, field, why);
+    *n = (size_t)it.v; /* the reader bounds it by the bytes left */
     return 0;
 }
 
-static bool key_is(const cbor_item_t *k, const char *name)
+/* The next item as a non-empty array, with room for its elements in the arena. */
+static int dec_array(struct dec *d, const char *field, size_t elem, void **out, size_t *n)
+{
+    struct proto_cbor_item it;
+    int rc;
+
+    if ((rc = next(d, &it)) != 0)
+        return rc;
+    if (it.kind != PROTO_CBOR_ARRAY || it.v == 0)
+        return dfail(d, field, "not a non-empty array");
+    *n = (size_t)it.v;
+    if (!(*out = proto_arena_alloc(&d->r->arena, *n * elem)))
+        return TN_ERR_NOMEM;
+    return 0;
+}
+
+/* A text key that must come after *prev in deterministic order (RFC 8949 4.2.1); *key
+ * is set to it. */
+static int dec_key(struct dec *d, const char *field, struct proto_cbor_item *prev,
+                   struct proto_cbor_item *key)
+{
+    int rc;
+
+    if ((rc = next(d, key)) != 0)
+        return rc;
+    if (key->kind != PROTO_CBOR_TEXT)
+        return dfail(d, field, "key is not text");
+    if (prev->enc && proto_cbor_enc_cmp(prev->enc, prev->enc_len, key->enc, key->enc_len) >= 0)
+        return dfail(d, field, "keys not in deterministic order, or repeated");
+    *prev = *key;
+    return 0;
+}
+
+static bool key_is(const struct proto_cbor_item *k, const char *name)
 {
     size_t n = strlen(name);
-    return cbor_string_length(k) == n && memcmp(cbor_string_handle(k), name, n) == 0;
+    return k->v == n && memcmp(k->data, name, n) == 0;
 }
 
-static int dec_inputs(struct dec *d, const cbor_item_t *it)
+/* A key that must be exactly name (maps of fixed keys, in their fixed order). */
+static int dec_fixed_key(struct dec *d, const char *field, const char *name, const char *why)
 {
-    struct proto_record *r = d->r;
-    size_t len;
+    struct proto_cbor_item k;
     int rc;
 
-    if (!cbor_isa_array(it) || (len = cbor_array_size(it)) == 0)
-        return dfail(d, "inputs", "not a non-empty array");
-    if (!(r->inputs = proto_arena_alloc(&r->arena, len * sizeof *r->inputs)))
-        return TN_ERR_NOMEM;
+    if ((rc = next(d, &k)) != 0)
+        return rc;
+    return k.kind == PROTO_CBOR_TEXT && key_is(&k, name) ? 0 : dfail(d, field, why);
+}
+
+static int dec_list(struct dec *d, const char *field, const char ***out, size_t *n)
+{
+    int rc;
+
+    if ((rc = dec_array(d, field, sizeof **out, (void **)out, n)) != 0)
+        return rc;
+    for (size_t i = 0; i < *n; i++)
+        if ((rc = dec_text(d, field, PROTO_ITEM_MAX, &(*out)[i])) != 0)
+            return rc;
+    return 0;
+}
+
+static int dec_inputs(struct dec *d)
+{
+    static const char shape[] = "entry is not a {rec, item} map";
+    struct proto_record *r = d->r;
+    struct proto_cbor_item v;
+    size_t len, pairs;
+    int rc;
+
+    if ((rc = dec_array(d, "inputs", sizeof *r->inputs, (void **)&r->inputs, &len)) != 0)
+        return rc;
     for (size_t i = 0; i < len; i++) {
-        const cbor_item_t *m = cbor_array_handle(it)[i];
-        struct cbor_pair *p;
-        if (!cbor_isa_map(m) || cbor_map_size(m) != 2)
-            return dfail(d, "inputs", "entry is not a {rec, item} map");
-        p = cbor_map_handle(m);
-        if (!cbor_isa_string(p[0].key) || !key_is(p[0].key, "rec") ||
-            !cbor_isa_string(p[1].key) || !key_is(p[1].key, "item"))
-            return dfail(d, "inputs", "entry is not a {rec, item} map");
-        if (cbor_is_null(p[0].value)) {
-            r->inputs[i].has_rec = false;
-        } else {
-            if ((rc = dec_id(d, p[0].value, "inputs.rec", r->inputs[i].rec)) != 0)
-                return rc;
-            r->inputs[i].has_rec = true;
-        }
-        if ((rc = dec_text(d, p[1].value, "inputs.item", PROTO_ITEM_MAX, &r->inputs[i].item)))
+        if ((rc = dec_map(d, "inputs", 2, shape, &pairs)) != 0)
+            return rc;
+        if (pairs != 2)
+            return dfail(d, "inputs", shape);
+        if ((rc = dec_fixed_key(d, "inputs", "rec", shape)) != 0 || (rc = next(d, &v)) != 0)
+            return rc;
+        r->inputs[i].has_rec = v.kind != PROTO_CBOR_NULL;
+        if (r->inputs[i].has_rec && (rc = id_of(d, &v, "inputs.rec", r->inputs[i].rec)) != 0)
+            return rc;
+        if ((rc = dec_fixed_key(d, "inputs", "item", shape)) != 0 ||
+            (rc = dec_text(d, "inputs.item", PROTO_ITEM_MAX, &r->inputs[i].item)) != 0)
             return rc;
     }
     r->n_inputs = len;
     return 0;
 }
 
-static int dec_attrs(struct dec *d, const cbor_item_t *it)
+/* attrs and sealed: their names' order is proto_record_check's (it holds for records
+ * being built too). */
+static int dec_attrs(struct dec *d)
 {
     struct proto_record *r = d->r;
+    struct proto_cbor_item v;
     size_t len;
     int rc;
 
-    if (!cbor_isa_map(it) || (len = cbor_map_size(it)) == 0)
-        return dfail(d, "attrs", "not a non-empty map");
+    if ((rc = dec_map(d, "attrs", 1, "not a non-empty map", &len)) != 0)
+        return rc;
     if (!(r->attrs = proto_arena_alloc(&r->arena, len * sizeof *r->attrs)))
         return TN_ERR_NOMEM;
     for (size_t i = 0; i < len; i++) {
-        struct cbor_pair *p = &cbor_map_handle(it)[i];
         struct proto_attr *a = &r->attrs[i];
-        if ((rc = dec_text(d, p->key, "attrs", PROTO_NAME_MAX, &a->name)) != 0)
+        if ((rc = dec_text(d, "attrs", PROTO_NAME_MAX, &a->name)) != 0 || (rc = next(d, &v)) != 0)
             return rc;
-        if (cbor_isa_string(p->value)) {
+        switch (v.kind) {
+        case PROTO_CBOR_TEXT:
             a->kind = PROTO_VAL_TEXT;
-            if ((rc = dec_text(d, p->value, "attrs", PROTO_TEXT_MAX, &a->text)) != 0)
+            if ((rc = text_of(d, &v, "attrs", PROTO_TEXT_MAX, &a->text)) != 0)
                 return rc;
-        } else if (cbor_isa_uint(p->value)) {
-            if (cbor_get_int(p->value) > INT64_MAX)
+            break;
+        case PROTO_CBOR_UINT:
+        case PROTO_CBOR_NEGINT:
+            if (v.v > INT64_MAX)
                 return dfail(d, "attrs", "integer out of range");
             a->kind = PROTO_VAL_INT;
-            a->num = (int64_t)cbor_get_int(p->value);
-        } else if (cbor_isa_negint(p->value)) {
-            if (cbor_get_int(p->value) > INT64_MAX)
-                return dfail(d, "attrs", "integer out of range");
-            a->kind = PROTO_VAL_INT;
-            a->num = -1 - (int64_t)cbor_get_int(p->value);
-        } else if (cbor_is_bool(p->value)) {
+            a->num = v.kind == PROTO_CBOR_UINT ? (int64_t)v.v : -1 - (int64_t)v.v;
+            break;
+        case PROTO_CBOR_BOOL:
             a->kind = PROTO_VAL_BOOL;
-            a->flag = cbor_get_bool(p->value);
-        } else {
+            a->flag = v.v != 0;
+            break;
+        default:
             return dfail(d, "attrs", "value is not text, integer or boolean");
         }
     }
@@ -598,217 +683,214 @@ static int dec_attrs(struct dec *d, const cbor_item_t *it)
     return 0;
 }
 
-static int dec_sealed(struct dec *d, const cbor_item_t *it)
+static int dec_sealed(struct dec *d)
 {
     struct proto_record *r = d->r;
     size_t len;
     int rc;
 
-    if (!cbor_isa_map(it) || (len = cbor_map_size(it)) == 0)
-        return dfail(d, "sealed", "not a non-empty map");
+    if ((rc = dec_map(d, "sealed", 1, "not a non-empty map", &len)) != 0)
+        return rc;
     if (!(r->sealed = proto_arena_alloc(&r->arena, len * sizeof *r->sealed)))
         return TN_ERR_NOMEM;
-    for (size_t i = 0; i < len; i++) {
-        struct cbor_pair *p = &cbor_map_handle(it)[i];
-        if ((rc = dec_text(d, p->key, "sealed", PROTO_NAME_MAX, &r->sealed[i].name)) != 0 ||
-            (rc = dec_id(d, p->value, "sealed", r->sealed[i].digest)) != 0)
+    for (size_t i = 0; i < len; i++)
+        if ((rc = dec_text(d, "sealed", PROTO_NAME_MAX, &r->sealed[i].name)) != 0 ||
+            (rc = dec_id(d, "sealed", r->sealed[i].digest)) != 0)
             return rc;
-    }
     r->n_sealed = len;
     return 0;
 }
 
-static int dec_mud(struct dec *d, const cbor_item_t *it)
+static int dec_mud(struct dec *d)
 {
     struct proto_record *r = d->r;
+    struct proto_cbor_item prev = {0}, k;
     struct proto_mud *m;
     bool have_sha = false, have_size = false;
-    int rc = 0;
-
-    if (!cbor_isa_map(it))
-        return dfail(d, "mud", "not a map");
-    if (!(m = r->mud = proto_arena_alloc(&r->arena, sizeof *m)))
-        return TN_ERR_NOMEM;
-    for (size_t i = 0; i < cbor_map_size(it) && rc == 0; i++) {
-        struct cbor_pair *p = &cbor_map_handle(it)[i];
-        if (!cbor_isa_string(p->key))
-            return dfail(d, "mud", "key is not text");
-        if (key_is(p->key, "url"))
-            rc = dec_text(d, p->value, "mud.url", 255, &m->url);
-        else if (key_is(p->key, "size"))
-            rc = dec_uint(d, p->value, "mud.size", &m->size), have_size = true;
-        else if (key_is(p->key, "model"))
-            rc = dec_text(d, p->value, "mud.model", PROTO_NAME_MAX, &m->model);
-        else if (key_is(p->key, "sha256"))
-            rc = dec_id(d, p->value, "mud.sha256", m->sha256), have_sha = true;
-        else if (key_is(p->key, "mfg_name"))
-            rc = dec_text(d, p->value, "mud.mfg_name", PROTO_NAME_MAX, &m->mfg_name);
-        else if (key_is(p->key, "sig_sha256"))
-            rc = dec_id(d, p->value, "mud.sig_sha256", m->sig_sha256), m->has_sig = true;
-        else if (key_is(p->key, "last_update"))
-            rc = dec_text(d, p->value, "mud.last_update", 64, &m->last_update);
-        else
-            return dfail(d, "mud", "unknown key");
-    }
-    if (rc == 0 && (!have_sha || !have_size))
-        return dfail(d, "mud", "sha256 and size are required");
-    return rc;
-}
-
-static int dec_nodes(struct dec *d, const cbor_item_t *it)
-{
-    struct proto_record *r = d->r;
     size_t len;
     int rc;
 
-    if (!cbor_isa_array(it) || (len = cbor_array_size(it)) == 0)
-        return dfail(d, "nodes", "not a non-empty array");
-    if (!(r->nodes = proto_arena_alloc(&r->arena, len * sizeof *r->nodes)))
+    if ((rc = dec_map(d, "mud", 0, "not a map", &len)) != 0)
+        return rc;
+    if (!(m = r->mud = proto_arena_alloc(&r->arena, sizeof *m)))
         return TN_ERR_NOMEM;
     for (size_t i = 0; i < len; i++) {
-        const cbor_item_t *m = cbor_array_handle(it)[i];
-        struct cbor_pair *p;
-        size_t n;
-        if (!cbor_isa_map(m) || (n = cbor_map_size(m)) < 1 || n > 2)
-            return dfail(d, "nodes", "entry is not a {key, addr} map");
-        p = cbor_map_handle(m);
-        if (!cbor_isa_string(p[0].key) || !key_is(p[0].key, "key") ||
-            (n == 2 && (!cbor_isa_string(p[1].key) || !key_is(p[1].key, "addr"))))
-            return dfail(d, "nodes", "entry is not a {key, addr} map");
-        if ((rc = dec_id(d, p[0].value, "nodes.key", r->nodes[i].key)) != 0)
+        if ((rc = dec_key(d, "mud", &prev, &k)) != 0)
             return rc;
-        if (n == 2 && (rc = dec_text(d, p[1].value, "nodes.addr", 255, &r->nodes[i].addr)) != 0)
+        if (key_is(&k, "url"))
+            rc = dec_text(d, "mud.url", 255, &m->url);
+        else if (key_is(&k, "size"))
+            rc = dec_uint(d, "mud.size", &m->size), have_size = true;
+        else if (key_is(&k, "model"))
+            rc = dec_text(d, "mud.model", PROTO_NAME_MAX, &m->model);
+        else if (key_is(&k, "sha256"))
+            rc = dec_id(d, "mud.sha256", m->sha256), have_sha = true;
+        else if (key_is(&k, "mfg_name"))
+            rc = dec_text(d, "mud.mfg_name", PROTO_NAME_MAX, &m->mfg_name);
+        else if (key_is(&k, "sig_sha256"))
+            rc = dec_id(d, "mud.sig_sha256", m->sig_sha256), m->has_sig = true;
+        else if (key_is(&k, "last_update"))
+            rc = dec_text(d, "mud.last_update", 64, &m->last_update);
+        else
+            return dfail(d, "mud", "unknown key");
+        if (rc != 0)
+            return rc;
+    }
+    if (!have_sha || !have_size)
+        return dfail(d, "mud", "sha256 and size are required");
+    return 0;
+}
+
+static int dec_nodes(struct dec *d)
+{
+    static const char shape[] = "entry is not a {key, addr} map";
+    struct proto_record *r = d->r;
+    size_t len, pairs;
+    int rc;
+
+    if ((rc = dec_array(d, "nodes", sizeof *r->nodes, (void **)&r->nodes, &len)) != 0)
+        return rc;
+    for (size_t i = 0; i < len; i++) {
+        if ((rc = dec_map(d, "nodes", 1, shape, &pairs)) != 0)
+            return rc;
+        if (pairs > 2)
+            return dfail(d, "nodes", shape);
+        if ((rc = dec_fixed_key(d, "nodes", "key", shape)) != 0 ||
+            (rc = dec_id(d, "nodes.key", r->nodes[i].key)) != 0)
+            return rc;
+        if (pairs == 2 && ((rc = dec_fixed_key(d, "nodes", "addr", shape)) != 0 ||
+                           (rc = dec_text(d, "nodes.addr", 255, &r->nodes[i].addr)) != 0))
             return rc;
     }
     r->n_nodes = len;
     return 0;
 }
 
-static int dec_payload(struct dec *d, const cbor_item_t *map)
+/* The payload fields every record has, as bits of dec_field's *seen. */
+enum { V = 1, SEQ = 2, PREV = 4, TIME = 8, TYPE = 16, REQUIRED = 31 };
+
+/* One payload field, by its key. */
+static int dec_field(struct dec *d, const struct proto_cbor_item *k, unsigned *seen)
 {
     struct proto_record *r = d->r;
-    bool have_v = false, have_seq = false, have_prev = false, have_time = false,
-         have_type = false;
-    int rc = 0;
-
-    if (!cbor_isa_map(map))
-        return dfail(d, "payload", "not a map");
-    for (size_t i = 0; i < cbor_map_size(map) && rc == 0; i++) {
-        const cbor_item_t *k = cbor_map_handle(map)[i].key;
-        const cbor_item_t *v = cbor_map_handle(map)[i].value;
-        if (!cbor_isa_string(k))
-            return dfail(d, "payload", "key is not text");
-        if (key_is(k, "v")) {
-            rc = dec_uint(d, v, "v", &r->v);
-            have_v = true;
-        } else if (key_is(k, "to")) {
-            rc = dec_text(d, v, "to", PROTO_ID_MAX, &r->to);
-        } else if (key_is(k, "eid")) {
-            rc = dec_text(d, v, "eid", PROTO_EID_MAX, &r->eid);
-        } else if (key_is(k, "mud")) {
-            rc = dec_mud(d, v);
-        } else if (key_is(k, "net")) {
-            rc = dec_text(d, v, "net", PROTO_ID_MAX, &r->net);
-        } else if (key_is(k, "org")) {
-            rc = dec_text(d, v, "org", PROTO_ID_MAX, &r->org);
-        } else if (key_is(k, "ref")) {
-            rc = dec_id(d, v, "ref", r->ref);
-            r->has_ref = true;
-        } else if (key_is(k, "seq")) {
-            rc = dec_uint(d, v, "seq", &r->seq);
-            have_seq = true;
-        } else if (key_is(k, "from")) {
-            rc = dec_text(d, v, "from", PROTO_ID_MAX, &r->from);
-        } else if (key_is(k, "prev")) {
-            have_prev = true;
-            if (!cbor_is_null(v)) {
-                rc = dec_id(d, v, "prev", r->prev);
-                r->has_prev = true;
-            }
-        } else if (key_is(k, "time")) {
-            rc = dec_uint(d, v, "time", &r->time);
-            have_time = true;
-        } else if (key_is(k, "type")) {
-            const char *t = NULL;
-            have_type = true;
-            if ((rc = dec_text(d, v, "type", 32, &t)) == 0 && proto_type_parse(t, &r->type) != 0)
-                return dfail(d, "type", "unknown record type");
-        } else if (key_is(k, "attrs")) {
-            rc = dec_attrs(d, v);
-        } else if (key_is(k, "items")) {
-            rc = dec_list(d, v, "items", &r->items, &r->n_items);
-        } else if (key_is(k, "inputs")) {
-            rc = dec_inputs(d, v);
-        } else if (key_is(k, "sealed")) {
-            rc = dec_sealed(d, v);
-        } else if (key_is(k, "outputs")) {
-            rc = dec_list(d, v, "outputs", &r->outputs, &r->n_outputs);
-        } else if (key_is(k, "key")) {
-            rc = dec_id(d, v, "key", r->key);
-            r->has_key = true;
-        } else if (key_is(k, "name")) {
-            rc = dec_text(d, v, "name", 256, &r->name);
-        } else if (key_is(k, "nodes")) {
-            rc = dec_nodes(d, v);
-        } else if (key_is(k, "roles")) {
-            rc = dec_list(d, v, "roles", &r->roles, &r->n_roles);
-        } else if (key_is(k, "subject")) {
-            rc = dec_text(d, v, "subject", PROTO_ID_MAX, &r->subject);
-        } else if (key_is(k, "effective")) {
-            rc = dec_uint(d, v, "effective", &r->effective);
-            r->has_effective = true;
-        } else {
-            return dfail(d, "payload", "unknown field");
-        }
-    }
-    if (rc != 0)
-        return rc;
-    if (!have_v || !have_seq || !have_prev || !have_time || !have_type)
-        return dfail(d, "payload", "missing one of v, seq, prev, time, type");
-    return proto_record_check(r, d->err, d->errlen);
-}
-
-static int dec_protected(struct dec *d, const cbor_item_t *bstr)
-{
-    cbor_item_t *hdr = NULL;
-    struct cbor_pair *p;
+    struct proto_cbor_item v;
     int rc;
 
-    if (!cbor_isa_bytestring(bstr))
-        return dfail(d, "protected", "not a byte string");
-    rc = proto_cbor_load(cbor_bytestring_handle(bstr), cbor_bytestring_length(bstr), 0, &hdr,
-                         d->err, d->errlen);
-    if (rc != 0)
+    if (key_is(k, "v"))
+        return *seen |= V, dec_uint(d, "v", &r->v);
+    if (key_is(k, "to"))
+        return dec_text(d, "to", PROTO_ID_MAX, &r->to);
+    if (key_is(k, "eid"))
+        return dec_text(d, "eid", PROTO_EID_MAX, &r->eid);
+    if (key_is(k, "mud"))
+        return dec_mud(d);
+    if (key_is(k, "net"))
+        return dec_text(d, "net", PROTO_ID_MAX, &r->net);
+    if (key_is(k, "org"))
+        return dec_text(d, "org", PROTO_ID_MAX, &r->org);
+    if (key_is(k, "ref"))
+        return r->has_ref = true, dec_id(d, "ref", r->ref);
+    if (key_is(k, "seq"))
+        return *seen |= SEQ, dec_uint(d, "seq", &r->seq);
+    if (key_is(k, "from"))
+        return dec_text(d, "from", PROTO_ID_MAX, &r->from);
+    if (key_is(k, "prev")) {
+        *seen |= PREV;
+        if ((rc = next(d, &v)) != 0 || v.kind == PROTO_CBOR_NULL)
+            return rc;
+        r->has_prev = true;
+        return id_of(d, &v, "prev", r->prev);
+    }
+    if (key_is(k, "time"))
+        return *seen |= TIME, dec_uint(d, "time", &r->time);
+    if (key_is(k, "type")) {
+        const char *t = NULL;
+        *seen |= TYPE;
+        if ((rc = dec_text(d, "type", 32, &t)) == 0 && proto_type_parse(t, &r->type) != 0)
+            return dfail(d, "type", "unknown record type");
         return rc;
-    rc = TN_ERR_INVALID;
-    if (!cbor_isa_map(hdr) || cbor_map_size(hdr) != 2) {
-        dfail(d, "protected", "must hold exactly alg and kid");
-        goto out;
     }
-    p = cbor_map_handle(hdr);
-    if (!cbor_isa_uint(p[0].key) || cbor_get_int(p[0].key) != COSE_HDR_ALG ||
-        !cbor_isa_negint(p[0].value) || cbor_get_int(p[0].value) != (uint64_t)(-COSE_ALG_EDDSA - 1)) {
-        dfail(d, "protected", "alg is not EdDSA (-8)");
-        goto out;
-    }
-    if (!cbor_isa_uint(p[1].key) || cbor_get_int(p[1].key) != COSE_HDR_KID ||
-        !cbor_isa_bytestring(p[1].value) || cbor_bytestring_length(p[1].value) != CRY_PK_LEN) {
-        dfail(d, "protected", "kid is not a 32-byte Ed25519 public key");
-        goto out;
-    }
-    memcpy(d->r->signer, cbor_bytestring_handle(p[1].value), CRY_PK_LEN);
-    rc = 0;
-out:
-    cbor_decref(&hdr);
-    return rc;
+    if (key_is(k, "attrs"))
+        return dec_attrs(d);
+    if (key_is(k, "items"))
+        return dec_list(d, "items", &r->items, &r->n_items);
+    if (key_is(k, "inputs"))
+        return dec_inputs(d);
+    if (key_is(k, "sealed"))
+        return dec_sealed(d);
+    if (key_is(k, "outputs"))
+        return dec_list(d, "outputs", &r->outputs, &r->n_outputs);
+    if (key_is(k, "key"))
+        return r->has_key = true, dec_id(d, "key", r->key);
+    if (key_is(k, "name"))
+        return dec_text(d, "name", 256, &r->name);
+    if (key_is(k, "nodes"))
+        return dec_nodes(d);
+    if (key_is(k, "roles"))
+        return dec_list(d, "roles", &r->roles, &r->n_roles);
+    if (key_is(k, "subject"))
+        return dec_text(d, "subject", PROTO_ID_MAX, &r->subject);
+    if (key_is(k, "effective"))
+        return r->has_effective = true, dec_uint(d, "effective", &r->effective);
+    return dfail(d, "payload", "unknown field");
 }
 
-static int decode(const uint8_t *bytes, size_t len, struct proto_record *r, char *err,
-                  size_t errlen, bool strict)
+static int dec_payload(struct dec *d, const uint8_t *p, size_t len)
 {
-    struct dec d = {r, err, errlen};
-    cbor_item_t *top = NULL, *arr = NULL, *payload = NULL;
-    cbor_item_t **parts;
+    struct proto_cbor_reader rd;
+    struct proto_cbor_item prev = {0}, k;
+    unsigned seen = 0;
+    size_t n;
+    int rc;
+
+    proto_cbor_reader_init(&rd, p, len);
+    d->rd = &rd;
+    if ((rc = dec_map(d, "payload", 0, "not a map", &n)) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = dec_key(d, "payload", &prev, &k)) != 0 || (rc = dec_field(d, &k, &seen)) != 0)
+            return rc;
+    if (!proto_cbor_reader_done(&rd))
+        return dfail(d, "payload", "trailing bytes after the map");
+    if (seen != REQUIRED)
+        return dfail(d, "payload", "missing one of v, seq, prev, time, type");
+    return proto_record_check(d->r, d->err, d->errlen);
+}
+
+/* Protected header: exactly {1: -8 (EdDSA), 4: kid}, in that (deterministic) order. */
+static int dec_protected(struct dec *d, const uint8_t *p, size_t len)
+{
+    struct proto_cbor_reader rd;
+    struct proto_cbor_item k, v;
+    int rc;
+
+    proto_cbor_reader_init(&rd, p, len);
+    d->rd = &rd;
+    if ((rc = next(d, &k)) != 0)
+        return rc;
+    if (k.kind != PROTO_CBOR_MAP || k.v != 2)
+        return dfail(d, "protected", "must hold exactly alg and kid");
+    if ((rc = next(d, &k)) != 0 || (rc = next(d, &v)) != 0)
+        return rc;
+    if (k.kind != PROTO_CBOR_UINT || k.v != COSE_HDR_ALG || v.kind != PROTO_CBOR_NEGINT ||
+        v.v != (uint64_t)(-COSE_ALG_EDDSA - 1))
+        return dfail(d, "protected", "alg is not EdDSA (-8)");
+    if ((rc = next(d, &k)) != 0 || (rc = next(d, &v)) != 0)
+        return rc;
+    if (k.kind != PROTO_CBOR_UINT || k.v != COSE_HDR_KID || v.kind != PROTO_CBOR_BYTES ||
+        v.v != CRY_PK_LEN)
+        return dfail(d, "protected", "kid is not a 32-byte Ed25519 public key");
+    memcpy(d->r->signer, v.data, CRY_PK_LEN);
+    return 0;
+}
+
+/* COSE_Sign1 = 18([protected bstr, unprotected {}, payload bstr, signature bstr]). */
+static int decode(const uint8_t *bytes, size_t len, struct proto_record *r, char *err,
+                  size_t errlen)
+{
+    struct proto_cbor_reader rd;
+    struct proto_cbor_item it, prot, payload;
+    struct dec d = {r, &rd, err, errlen};
     struct proto_cbuf tb;
     uint8_t *tbs;
     int rc;
@@ -818,81 +900,60 @@ static int decode(const uint8_t *bytes, size_t len, struct proto_record *r, char
                  PROTO_RECORD_MAX);
         return TN_ERR_TOO_BIG;
     }
-    if ((rc = (strict ? proto_cbor_load : proto_cbor_load_stored)(bytes, len, COSE_SIGN1_TAG,
-                                                                   &top, err, errlen)) != 0)
+    proto_cbor_reader_init(&rd, bytes, len);
+    if ((rc = next(&d, &it)) != 0)
         return rc;
-    rc = TN_ERR_INVALID;
-    if (!cbor_isa_tag(top) || cbor_tag_value(top) != COSE_SIGN1_TAG) {
-        snprintf(err, errlen, "not a COSE_Sign1 record (tag 18 missing)");
-        goto out;
-    }
-    arr = cbor_tag_item(top);
-    if (!cbor_isa_array(arr) || cbor_array_size(arr) != 4) {
-        snprintf(err, errlen, "COSE_Sign1 is not an array of 4");
-        goto out;
-    }
-    parts = cbor_array_handle(arr);
-    if ((rc = dec_protected(&d, parts[0])) != 0)
-        goto out;
-    rc = TN_ERR_INVALID;
-    if (!cbor_isa_map(parts[1]) || cbor_map_size(parts[1]) != 0) {
-        snprintf(err, errlen, "COSE unprotected header must be empty");
-        goto out;
-    }
-    if (!cbor_isa_bytestring(parts[2])) {
-        snprintf(err, errlen, "COSE payload missing (detached payloads are not records)");
-        goto out;
-    }
-    if (!cbor_isa_bytestring(parts[3]) || cbor_bytestring_length(parts[3]) != CRY_SIG_LEN) {
-        snprintf(err, errlen, "COSE signature is not 64 bytes");
-        goto out;
-    }
-    memcpy(r->sig, cbor_bytestring_handle(parts[3]), CRY_SIG_LEN);
-    if ((rc = (strict ? proto_cbor_load : proto_cbor_load_stored)(
-             cbor_bytestring_handle(parts[2]), cbor_bytestring_length(parts[2]), 0, &payload, err,
-             errlen)) != 0)
-        goto out;
-    if ((rc = dec_payload(&d, payload)) != 0)
-        goto out;
+    if (it.kind != PROTO_CBOR_TAG || it.v != COSE_SIGN1_TAG)
+        return proto_fail(err, errlen, "not a COSE_Sign1 record (tag 18 missing)");
+    if ((rc = next(&d, &it)) != 0)
+        return rc;
+    if (it.kind != PROTO_CBOR_ARRAY || it.v != 4)
+        return proto_fail(err, errlen, "COSE_Sign1 is not an array of 4");
+    if ((rc = next(&d, &prot)) != 0)
+        return rc;
+    if (prot.kind != PROTO_CBOR_BYTES)
+        return dfail(&d, "protected", "not a byte string");
+    if ((rc = next(&d, &it)) != 0)
+        return rc;
+    if (it.kind != PROTO_CBOR_MAP || it.v != 0)
+        return proto_fail(err, errlen, "COSE unprotected header must be empty");
+    if ((rc = next(&d, &payload)) != 0)
+        return rc;
+    if (payload.kind != PROTO_CBOR_BYTES)
+        return proto_fail(err, errlen, "COSE payload missing (detached payloads are not records)");
+    if ((rc = next(&d, &it)) != 0)
+        return rc;
+    if (it.kind != PROTO_CBOR_BYTES || it.v != CRY_SIG_LEN)
+        return proto_fail(err, errlen, "COSE signature is not 64 bytes");
+    memcpy(r->sig, it.data, CRY_SIG_LEN);
+    if (!proto_cbor_reader_done(&rd))
+        return proto_fail(err, errlen, "%zu trailing bytes after the record", len - rd.off);
+    if ((rc = dec_protected(&d, prot.data, prot.v)) != 0 ||
+        (rc = dec_payload(&d, payload.data, payload.v)) != 0)
+        return rc;
 
     /* Keep the Sig_structure so the signature can be checked against any key later. */
-    if (!(tbs = proto_arena_alloc(&r->arena, len + 32))) {
-        rc = TN_ERR_NOMEM;
-        goto out;
-    }
+    if (!(tbs = proto_arena_alloc(&r->arena, len + 32)))
+        return TN_ERR_NOMEM;
     proto_cbuf_init(&tb, tbs, len + 32);
-    encode_tbs(&tb, cbor_bytestring_handle(parts[0]), cbor_bytestring_length(parts[0]),
-               cbor_bytestring_handle(parts[2]), cbor_bytestring_length(parts[2]));
-    if (tb.overflow) {
-        rc = TN_ERR_INVALID;
-        goto out;
-    }
+    encode_tbs(&tb, prot.data, prot.v, payload.data, payload.v);
+    if (tb.overflow)
+        return TN_ERR_INVALID;
     r->tbs = tbs;
     r->tbs_len = tb.len;
-    rc = 0;
-out:
-    if (payload)
-        cbor_decref(&payload);
-    if (arr)
-        cbor_decref(&arr);
-    cbor_decref(&top);
-    if (rc != 0) {
-        proto_record_release(r);
-        proto_record_init(r);
-    }
-    return rc;
+    return 0;
 }
 
 int proto_record_decode(const uint8_t *bytes, size_t len, struct proto_record *r, char *err,
                         size_t errlen)
 {
-    return decode(bytes, len, r, err, errlen, true);
-}
+    int rc = decode(bytes, len, r, err, errlen);
 
-int proto_record_decode_stored(const uint8_t *bytes, size_t len, struct proto_record *r,
-                               char *err, size_t errlen)
-{
-    return decode(bytes, len, r, err, errlen, false);
+    if (rc != 0) { /* on failure r holds nothing */
+        proto_record_release(r);
+        proto_record_init(r);
+    }
+    return rc;
 }
 
 bool proto_record_verify(const struct proto_record *r, const uint8_t pk[CRY_PK_LEN])

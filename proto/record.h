@@ -136,14 +136,11 @@ int proto_record_encoded_len(const struct proto_record *r, size_t *len) TN_MUST_
 /* Decodes and checks record bytes strictly: tag 18, alg -8, kid of 32 bytes, empty
  * unprotected header, deterministic encodings throughout, no trailing bytes, at most
  * PROTO_RECORD_MAX bytes, and proto_record_check(). Does NOT verify the signature
- * (see proto_record_verify). r must be initialised; on failure it holds nothing. */
+ * (see proto_record_verify). r must be initialised; on failure it holds nothing.
+ * The same checks for bytes read back from the repository: they cost little (no
+ * allocation but r's arena), and a stored page can be corrupted (DESIGN section 7). */
 int proto_record_decode(const uint8_t *bytes, size_t len, struct proto_record *r, char *err,
                         size_t errlen) TN_MUST_CHECK;
-
-/* proto_record_decode without re-checking the deterministic encoding: for bytes this
- * program decoded strictly when it stored them. Same result for such bytes. */
-int proto_record_decode_stored(const uint8_t *bytes, size_t len, struct proto_record *r,
-                               char *err, size_t errlen) TN_MUST_CHECK;
 
 /* true if the decoded record's signature verifies with pk. */
 bool proto_record_verify(const struct proto_record *r, const uint8_t pk[CRY_PK_LEN]);

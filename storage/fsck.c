@@ -153,7 +153,7 @@ static void check_eid(struct fsck *f, const char *org, const struct store_shard 
     /* the first record with the event id keeps it */
     proto_record_init(&first);
     if (store_record_get(f->txn, id, &b, &len) != 0 ||
-        proto_record_decode_stored(b, len, &first, why, sizeof why) != 0 || !first.eid ||
+        proto_record_decode(b, len, &first, why, sizeof why) != 0 || !first.eid ||
         strcmp(first.eid, r->eid) != 0 || strcmp(first.org, org) != 0 || first.seq > r->seq)
         problem(f, org, (int64_t)r->seq, "event id '%s' is indexed to the wrong record", r->eid);
     proto_record_release(&first);
@@ -398,7 +398,7 @@ static bool entry_record(struct fsck *f, const char *index, const uint8_t id[PRO
     char why[200], hex[CRY_HEX_LEN(PROTO_ID_LEN)];
 
     if (store_record_get(f->txn, id, &b, &len) == 0 &&
-        proto_record_decode_stored(b, len, r, why, sizeof why) == 0)
+        proto_record_decode(b, len, r, why, sizeof why) == 0)
         return true;
     cry_hex(hex, id, PROTO_ID_LEN);
     problem(f, NULL, -1, "%s index names record %s, which is not held", index, hex);

@@ -55,7 +55,7 @@ int store_record_load(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], con
         snprintf(err, errlen, "its stored bytes do not hash to its id (run tracectl fsck)");
         return TN_ERR_CORRUPT;
     }
-    if (proto_record_decode_stored(*bytes, *len, r, err, errlen) != 0)
+    if (proto_record_decode(*bytes, *len, r, err, errlen) != 0)
         return TN_ERR_CORRUPT;
     return 0;
 }

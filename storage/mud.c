@@ -55,7 +55,7 @@ static int consider(void *ctx, const uint8_t id[PROTO_ID_LEN])
         return rc == TN_ERR_NOT_FOUND ? TN_ERR_CORRUPT : rc;
     proto_record_init(&r);
     /* stored records were decoded strictly when they arrived */
-    if (proto_record_decode_stored(bytes, len, &r, err, sizeof err) != 0 || !r.mud ||
+    if (proto_record_decode(bytes, len, &r, err, sizeof err) != 0 || !r.mud ||
         strcmp(r.mud->url, c->url) != 0 ||
         proto_datetime_parse(r.mud->last_update, strlen(r.mud->last_update), &t, err,
                              sizeof err) != 0) {

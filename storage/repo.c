@@ -105,7 +105,7 @@ static int upgrade_v1(struct store_repo *repo, MDB_txn *mtxn, char *err, size_t 
             break;
         }
         proto_record_init(&r);
-        if (proto_record_decode_stored((const uint8_t *)v.mv_data + PROTO_ID_LEN,
+        if (proto_record_decode((const uint8_t *)v.mv_data + PROTO_ID_LEN,
                                        v.mv_size - PROTO_ID_LEN, &r, why, sizeof why) != 0)
             rc = TN_ERR_CORRUPT;
         else if (r.type == PROTO_T_MUD_ANCHOR && r.mud)

@@ -376,7 +376,6 @@ struct limited_load {
     size_t len;
     uint64_t tag;
     bool as_record;
-    bool stored; /* the trusted path: proto_record_decode_stored / proto_cbor_load_stored */
 };
 
 static int limited_load_fn(void *ctx)
@@ -388,13 +387,11 @@ static int limited_load_fn(void *ctx)
     if (l->as_record) {
         struct proto_record r;
         proto_record_init(&r);
-        rc = (l->stored ? proto_record_decode_stored : proto_record_decode)(l->p, l->len, &r,
-                                                                           err, sizeof err);
+        rc = proto_record_decode(l->p, l->len, &r, err, sizeof err);
         proto_record_release(&r);
     } else {
         cbor_item_t *it = NULL;
-        rc = (l->stored ? proto_cbor_load_stored : proto_cbor_load)(l->p, l->len, l->tag, &it,
-                                                                   err, sizeof err);
+        rc = proto_cbor_load(l->p, l->len, l->tag, &it, err, sizeof err);
         if (it)
             cbor_decref(&it);
     }
@@ -422,7 +419,7 @@ static void nested_bomb(uint8_t *p, size_t len, size_t levels, uint8_t header, s
 static void test_load_nested_declared_sizes_bounded(void **state)
 {
     static uint8_t p[PROTO_RECORD_MAX];
-    struct limited_load l = {p, sizeof p, 0, false, false};
+    struct limited_load l = {p, sizeof p, 0, false};
     int rc;
     (void)state;
 
@@ -453,29 +450,33 @@ static void test_load_nested_declared_sizes_bounded(void **state)
     l.as_record = true;
     rc = pt_run_limited(limited_load_fn, &l, 64u << 20);
     EXPECT_RC(rc, TN_ERR_INVALID, "", "16 KiB record of nested arrays, 64 MiB budget");
-
-    /* The stored (trusted) path is bounded the same way: a corrupted page is bad input. */
-    l.stored = true;
-    rc = pt_run_limited(limited_load_fn, &l, 64u << 20);
-    EXPECT_RC(rc, TN_ERR_INVALID, "", "stored: 16 KiB record of nested arrays, 64 MiB budget");
-    nested_bomb(p, sizeof p, 2000, 0x99, 0);
-    l.as_record = false;
-    rc = pt_run_limited(limited_load_fn, &l, 64u << 20);
-    EXPECT_RC(rc, TN_ERR_INVALID, "", "stored: 2000 nested arrays in 16 KiB, 64 MiB budget");
 }
 
-/* proto_cbor_load_stored skips only the re-encoding check. Bytes read back from the
- * repository can still be a corrupted page (DESIGN section 7), so what the headers alone
- * show (declared sizes past the input, indefinite lengths, floats, undefined, tags) is
- * refused before libcbor allocates, as in proto_cbor_load. Found by
- * tests/fuzz/fuzz_record.c: a record whose "seq" declared an array of 2^40 elements made
- * proto_record_decode_stored ask libcbor for 8 TiB. */
-static void test_load_stored_refuses_from_headers(void **state)
+/* Reads every item of p[0..n) with the pull reader; true if all of it reads as one item. */
+static bool read_all(const uint8_t *p, size_t n, const char **bad)
+{
+    struct proto_cbor_reader rd;
+    struct proto_cbor_item it;
+
+    proto_cbor_reader_init(&rd, p, n);
+    while (rd.owed > 0 && proto_cbor_read(&rd, &it))
+        ;
+    *bad = rd.bad;
+    return proto_cbor_reader_done(&rd);
+}
+
+/* What the heads alone show (declared sizes past the input, indefinite lengths, floats,
+ * undefined, tags, non-shortest heads) is refused by the reader itself, so by every
+ * decoder built on it, before anything is sized by a declared length. Found by
+ * tests/fuzz/fuzz_record.c when stored records had a decoder of their own: a record whose
+ * "seq" declared an array of 2^40 elements asked libcbor for 8 TiB. */
+static void test_read_refuses_from_headers(void **state)
 {
     static const char *const bad[] = {
         "9b 00 00 00 01 00 00 00 00 00", /* array of 2^32 */
         "9a ff ff ff ff 00 00 00 00 00", /* array of 2^32-1 */
         "bb 00 00 00 01 00 00 00 00 00", /* map of 2^32 pairs */
+        "bb 80 00 00 00 00 00 00 00 00", /* map of 2^63 pairs (2n overflows) */
         "5b 00 00 00 01 00 00 00 00 00", /* byte string of 2^32 */
         "7b 00 00 00 01 00 00 00 00 00", /* text string of 2^32 */
         "9b ff ff ff ff ff ff ff ff 00", /* array of 2^64-1 */
@@ -483,12 +484,19 @@ static void test_load_stored_refuses_from_headers(void **state)
         "82 99 ff ff 00 00",             /* nested, each header alone fits the input */
         "9f 01 ff",                      /* indefinite array */
         "bf 61 61 01 ff",                /* indefinite map */
-        "7f 61 61 ff",                   /* indefinite text: libcbor gives it no handle */
+        "7f 61 61 ff",                   /* indefinite text */
         "5f 41 00 ff",                   /* indefinite bytes */
         "f9 3c 00",                      /* half float */
         "fb 3f f0 00 00 00 00 00 00",    /* double float */
         "f7",                            /* undefined */
-        "c1 00",                         /* tag */
+        "e5",                            /* simple value 5 */
+        "c1 00",                         /* tag: read, then refused by each caller */
+        "d8 12 00",                      /* two-byte tag head */
+        "19 00 05",                      /* non-shortest */
+        "58 01 00",                      /* non-shortest length */
+        "01 02",                         /* trailing bytes */
+        "82 01",                         /* truncated */
+        "",                              /* empty */
     };
     /* The fuzzer's record: "seq" is 9b 00 00 01 00 00 00 00 00 (an array of 2^40). */
     static const char *const record =
@@ -506,30 +514,79 @@ static void test_load_stored_refuses_from_headers(void **state)
     size_t n;
     (void)state;
 
+    const char *why;
+
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         n = pt_hex(buf, sizeof buf, bad[i]);
+        if (strcmp(bad[i], "c1 00") != 0) {
+            assert_false(read_all(buf, n, &why));
+            if (n > 0 && strcmp(bad[i], "82 01") != 0 && strcmp(bad[i], "01 02") != 0)
+                assert_non_null(why);
+        }
         err[0] = '\0';
-        EXPECT_RC(proto_cbor_load_stored(buf, n, 0, &it, err, sizeof err), TN_ERR_INVALID, err,
-                  "stored load of %s", bad[i]);
+        EXPECT_RC(proto_cbor_load(buf, n, 0, &it, err, sizeof err), TN_ERR_INVALID, err,
+                  "load of %s", bad[i]);
         assert_null(it);
         assert_true(err[0] != '\0');
     }
 
-    /* Control: the encoding check is the one skipped, so a non-shortest integer loads. */
-    n = pt_hex(buf, sizeof buf, "19 00 05");
-    EXPECT_RC(proto_cbor_load_stored(buf, n, 0, &it, err, sizeof err), 0, err, "stored 19 00 05");
-    assert_non_null(it);
-    cbor_decref(&it);
+    /* Controls: the same shapes, well formed, read whole. */
+    n = pt_hex(buf, sizeof buf, "82 05 a1 61 61 f6");
+    assert_true(read_all(buf, n, &why));
+    n = pt_hex(buf, sizeof buf, "c1 00");
+    assert_true(read_all(buf, n, &why));
 
     n = pt_hex(buf, sizeof buf, record);
     proto_record_init(&r);
-    EXPECT_RC(proto_record_decode_stored(buf, n, &r, err, sizeof err), TN_ERR_INVALID, err,
-              "stored decode of a record declaring a 2^40-element array");
-    proto_record_release(&r);
-    proto_record_init(&r);
     EXPECT_RC(proto_record_decode(buf, n, &r, err, sizeof err), TN_ERR_INVALID, err,
-              "strict decode of the same record");
+              "decode of a record declaring a 2^40-element array");
     proto_record_release(&r);
+}
+
+/* The reader hands out each head with its value and its own encoding's span, which is
+ * what callers compare map keys by. */
+static void test_read_items(void **state)
+{
+    /* [1000, -2, h'0102', "ab", {"a": true}, null, 18(0)] */
+    static const char hex[] = "87 19 03 e8 21 42 01 02 62 61 62 a1 61 61 f5 f6 d2 00";
+    static const struct {
+        enum proto_cbor_kind kind;
+        uint64_t v;
+        size_t off, enc_len;
+    } want[] = {
+        {PROTO_CBOR_ARRAY, 7, 0, 1},  {PROTO_CBOR_UINT, 1000, 1, 3},
+        {PROTO_CBOR_NEGINT, 1, 4, 1}, {PROTO_CBOR_BYTES, 2, 5, 3},
+        {PROTO_CBOR_TEXT, 2, 8, 3},   {PROTO_CBOR_MAP, 1, 11, 1},
+        {PROTO_CBOR_TEXT, 1, 12, 2},  {PROTO_CBOR_BOOL, 1, 14, 1},
+        {PROTO_CBOR_NULL, 0, 15, 1},  {PROTO_CBOR_TAG, 18, 16, 1},
+        {PROTO_CBOR_UINT, 0, 17, 1},
+    };
+    uint8_t buf[64];
+    size_t n = pt_hex(buf, sizeof buf, hex);
+    struct proto_cbor_reader rd;
+    struct proto_cbor_item it;
+    (void)state;
+
+    proto_cbor_reader_init(&rd, buf, n);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_false(proto_cbor_reader_done(&rd));
+        assert_true(proto_cbor_read(&rd, &it));
+        assert_int_equal(it.kind, want[i].kind);
+        assert_int_equal(it.v, want[i].v);
+        assert_ptr_equal(it.enc, buf + want[i].off);
+        assert_int_equal(it.enc_len, want[i].enc_len);
+    }
+    assert_memory_equal(buf + 6, "\x01\x02", 2);
+    assert_true(proto_cbor_reader_done(&rd));
+    assert_false(proto_cbor_read(&rd, &it)); /* nothing after the one item */
+    assert_non_null(strstr(rd.bad, "trailing"));
+
+    assert_true(proto_cbor_enc_cmp((const uint8_t *)"\x61\x62", 2,
+                                   (const uint8_t *)"\x62\x61\x61", 3) < 0);
+    assert_true(proto_cbor_enc_cmp((const uint8_t *)"\x01", 1, (const uint8_t *)"\x01\x00",
+                                   2) < 0);
+    assert_int_equal(proto_cbor_enc_cmp((const uint8_t *)"\x05", 1, (const uint8_t *)"\x05", 1),
+                     0);
 }
 
 /* ---- proto_utf8_ok ------------------------------------------------------------------- */
@@ -621,7 +678,8 @@ int main(void)
         cmocka_unit_test(test_load_refuses_empty),
         cmocka_unit_test(test_load_refuses_huge_declared_sizes),
         cmocka_unit_test(test_load_nested_declared_sizes_bounded),
-        cmocka_unit_test(test_load_stored_refuses_from_headers),
+        cmocka_unit_test(test_read_refuses_from_headers),
+        cmocka_unit_test(test_read_items),
         cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
