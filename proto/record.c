@@ -880,6 +880,8 @@ static int dec_protected(struct dec *d, const uint8_t *p, size_t len)
     if (k.kind != PROTO_CBOR_UINT || k.v != COSE_HDR_KID || v.kind != PROTO_CBOR_BYTES ||
         v.v != CRY_PK_LEN)
         return dfail(d, "protected", "kid is not a 32-byte Ed25519 public key");
+    if (!proto_cbor_reader_done(&rd))
+        return dfail(d, "protected", "trailing bytes after the header");
     memcpy(d->r->signer, v.data, CRY_PK_LEN);
     return 0;
 }

@@ -906,7 +906,7 @@ static void test_decode_handbuilt_control(void **state)
 static void test_decode_refuses_envelope_defects(void **state)
 {
     char prot_kid31[256], prot_kid33[256], prot_extra[256], prot_alg7[256], prot_unsorted[256];
-    char prot_nonshort[256], prot_item_map[256], pk_hex[2 * CRY_PK_LEN + 1];
+    char prot_nonshort[256], prot_item_map[256], prot_trailing[256], pk_hex[2 * CRY_PK_LEN + 1];
     struct spec s;
     (void)state;
 
@@ -918,6 +918,7 @@ static void test_decode_refuses_envelope_defects(void **state)
     snprintf(prot_extra, sizeof prot_extra, "a3 01 27 03 00 04 58 20 %s", pk_hex);
     snprintf(prot_unsorted, sizeof prot_unsorted, "a2 04 58 20 %s 01 27", pk_hex);
     snprintf(prot_nonshort, sizeof prot_nonshort, "a2 01 38 07 04 58 20 %s", pk_hex);
+    snprintf(prot_trailing, sizeof prot_trailing, "a2 01 27 04 58 20 %s 00", pk_hex);
     snprintf(prot_item_map, sizeof prot_item_map, "a2 01 27 04 58 20 %s", pk_hex);
 
     spec_ship(&s);
@@ -938,6 +939,8 @@ static void test_decode_refuses_envelope_defects(void **state)
             {"extra protected header (content type)", "alg and kid", {.prot_hex = prot_extra}},
             {"protected keys unsorted", NULL, {.prot_hex = prot_unsorted}},
             {"protected alg non-shortest", NULL, {.prot_hex = prot_nonshort}},
+            {"byte after the protected header (found by fuzz_record)", "protected",
+             {.prot_hex = prot_trailing}},
             {"empty protected bstr", NULL, {.prot_hex = ""}},
             {"protected as a map, not a bstr", "protected", {.prot_item = prot_item_map}},
             {"unprotected not empty", "unprotected", {.unprot_hex = "a1 04 41 00"}},
