@@ -13,6 +13,9 @@
 
 #define NO_REF SIZE_MAX
 #define CHUNK (1u << 20) /* signed record bytes are kept in chunks that never move */
+/* Records the writer waits for before it wakes, once it has caught up with the signer:
+ * one wake-up per run instead of per record. */
+#define STORE_STRIDE 64
 
 enum plan_kind { PLAN_NEW, PLAN_DUP_STORED, PLAN_DUP_BATCH };
 
@@ -43,6 +46,7 @@ struct node_batch {
     bool has_prev0;
     /* signer progress and outcome, guarded by the signer's mutex */
     size_t signed_upto;
+    size_t wanted; /* the writer sleeps until signed_upto reaches this (0: not waiting) */
     bool cancel, signer_done, posted;
     int sign_rc;
     char sign_err[400];
@@ -341,7 +345,10 @@ static void sign_batch(struct node_signer *sg, struct node_batch *b)
         else
             b->sign_rc = rc;
         cancel = b->cancel;
-        uv_cond_broadcast(&sg->changed);
+        /* Wake the writer only when what it waits for is there: a wake-up per record
+         * cost the signer a futex call each (the signer is what bounds appends). */
+        if (rc != 0 || (b->wanted && b->signed_upto >= b->wanted))
+            uv_cond_broadcast(&sg->changed);
         uv_mutex_unlock(&sg->mu);
         if (cancel)
             break;
@@ -485,8 +492,11 @@ int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_
 
         if (k >= ready) { /* wait for the signer: take everything it has done so far */
             uv_mutex_lock(&sg->mu);
-            while (b->signed_upto <= k && b->sign_rc == 0)
+            if (b->signed_upto <= k) /* asleep, take a run of records at once */
+                b->wanted = k + STORE_STRIDE < b->count ? k + STORE_STRIDE : b->count;
+            while (b->signed_upto < b->wanted && b->sign_rc == 0)
                 uv_cond_wait(&sg->changed, &sg->mu);
+            b->wanted = 0;
             ready = b->signed_upto;
             rc = b->signed_upto <= k ? b->sign_rc : 0;
             if (rc != 0)
