@@ -102,9 +102,8 @@ int store_record_get(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], cons
 bool store_has_record(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN]);
 
 /* store_record_get, then the bytes hashed against the id (a damaged page is
- * TN_ERR_CORRUPT, not a wrong answer) and decoded into *r without re-checking the
- * deterministic encoding, which append checked: what a reader that shows a stored record
- * needs. r is released by the caller on success; the reason is in err on error. */
+ * TN_ERR_CORRUPT, not a wrong answer) and decoded into *r (proto_record_decode, every
+ * check): what a reader that shows a stored record needs. r is released by the caller on success; the reason is in err on error. */
 int store_record_load(struct store_txn *txn, const uint8_t id[PROTO_ID_LEN], const uint8_t **bytes,
                       size_t *len, struct proto_record *r, char *err, size_t errlen) TN_MUST_CHECK;
 

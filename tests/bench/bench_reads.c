@@ -2,8 +2,8 @@
  * at a time. A real node makes the shard from N events through the local API and is
  * stopped; then, in this process, each get is what `tracectl get` does once it has the
  * repository open: a read transaction of its own and store_record_load by id (the bytes,
- * hashed against the id, and decoded; the deterministic encoding was checked when they
- * were stored). This is the figure to set beside Hypercore's,
+ * hashed against the id, and decoded with every check, as bytes from a peer are). This
+ * is the figure to set beside Hypercore's,
  * which is core.get(i) one at a time in its own process: neither pays a process start.
  * Also printed, not compared: the fetch alone (no decode), the mean record size of the
  * shard, and with --tracectl the whole `tracectl get` command for a few hundred ids (a
