@@ -482,6 +482,19 @@ static int next(struct dec *d, struct proto_cbor_item *it)
     return TN_ERR_INVALID;
 }
 
+/* The next item, which must be of kind with argument v (ANY: whatever it is); why is the
+ * whole error otherwise. */
+#define ANY UINT64_MAX
+static int expect(struct dec *d, struct proto_cbor_item *it, enum proto_cbor_kind kind,
+                  uint64_t v, const char *why)
+{
+    int rc = next(d, it);
+
+    if (rc == 0 && (it->kind != kind || (v != ANY && it->v != v)))
+        rc = proto_fail(d->err, d->errlen, "%s", why);
+    return rc;
+}
+
 static int text_of(struct dec *d, const struct proto_cbor_item *it, const char *field,
                    size_t max, const char **out)
 {
@@ -864,22 +877,18 @@ static int dec_protected(struct dec *d, const uint8_t *p, size_t len)
     struct proto_cbor_item k, v;
     int rc;
 
+    static const char alg[] = "record field 'protected': alg is not EdDSA (-8)",
+                      kid[] = "record field 'protected': kid is not a 32-byte Ed25519 public key";
+
     proto_cbor_reader_init(&rd, p, len);
     d->rd = &rd;
-    if ((rc = next(d, &k)) != 0)
+    if ((rc = expect(d, &k, PROTO_CBOR_MAP, 2,
+                     "record field 'protected': must hold exactly alg and kid")) != 0 ||
+        (rc = expect(d, &k, PROTO_CBOR_UINT, COSE_HDR_ALG, alg)) != 0 ||
+        (rc = expect(d, &v, PROTO_CBOR_NEGINT, (uint64_t)(-COSE_ALG_EDDSA - 1), alg)) != 0 ||
+        (rc = expect(d, &k, PROTO_CBOR_UINT, COSE_HDR_KID, kid)) != 0 ||
+        (rc = expect(d, &v, PROTO_CBOR_BYTES, CRY_PK_LEN, kid)) != 0)
         return rc;
-    if (k.kind != PROTO_CBOR_MAP || k.v != 2)
-        return dfail(d, "protected", "must hold exactly alg and kid");
-    if ((rc = next(d, &k)) != 0 || (rc = next(d, &v)) != 0)
-        return rc;
-    if (k.kind != PROTO_CBOR_UINT || k.v != COSE_HDR_ALG || v.kind != PROTO_CBOR_NEGINT ||
-        v.v != (uint64_t)(-COSE_ALG_EDDSA - 1))
-        return dfail(d, "protected", "alg is not EdDSA (-8)");
-    if ((rc = next(d, &k)) != 0 || (rc = next(d, &v)) != 0)
-        return rc;
-    if (k.kind != PROTO_CBOR_UINT || k.v != COSE_HDR_KID || v.kind != PROTO_CBOR_BYTES ||
-        v.v != CRY_PK_LEN)
-        return dfail(d, "protected", "kid is not a 32-byte Ed25519 public key");
     if (!proto_cbor_reader_done(&rd))
         return dfail(d, "protected", "trailing bytes after the header");
     memcpy(d->r->signer, v.data, CRY_PK_LEN);
@@ -903,30 +912,16 @@ static int decode(const uint8_t *bytes, size_t len, struct proto_record *r, char
         return TN_ERR_TOO_BIG;
     }
     proto_cbor_reader_init(&rd, bytes, len);
-    if ((rc = next(&d, &it)) != 0)
+    if ((rc = expect(&d, &it, PROTO_CBOR_TAG, COSE_SIGN1_TAG,
+                     "not a COSE_Sign1 record (tag 18 missing)")) != 0 ||
+        (rc = expect(&d, &it, PROTO_CBOR_ARRAY, 4, "COSE_Sign1 is not an array of 4")) != 0 ||
+        (rc = expect(&d, &prot, PROTO_CBOR_BYTES, ANY,
+                     "record field 'protected': not a byte string")) != 0 ||
+        (rc = expect(&d, &it, PROTO_CBOR_MAP, 0, "COSE unprotected header must be empty")) != 0 ||
+        (rc = expect(&d, &payload, PROTO_CBOR_BYTES, ANY,
+                     "COSE payload missing (detached payloads are not records)")) != 0 ||
+        (rc = expect(&d, &it, PROTO_CBOR_BYTES, CRY_SIG_LEN, "COSE signature is not 64 bytes")) != 0)
         return rc;
-    if (it.kind != PROTO_CBOR_TAG || it.v != COSE_SIGN1_TAG)
-        return proto_fail(err, errlen, "not a COSE_Sign1 record (tag 18 missing)");
-    if ((rc = next(&d, &it)) != 0)
-        return rc;
-    if (it.kind != PROTO_CBOR_ARRAY || it.v != 4)
-        return proto_fail(err, errlen, "COSE_Sign1 is not an array of 4");
-    if ((rc = next(&d, &prot)) != 0)
-        return rc;
-    if (prot.kind != PROTO_CBOR_BYTES)
-        return dfail(&d, "protected", "not a byte string");
-    if ((rc = next(&d, &it)) != 0)
-        return rc;
-    if (it.kind != PROTO_CBOR_MAP || it.v != 0)
-        return proto_fail(err, errlen, "COSE unprotected header must be empty");
-    if ((rc = next(&d, &payload)) != 0)
-        return rc;
-    if (payload.kind != PROTO_CBOR_BYTES)
-        return proto_fail(err, errlen, "COSE payload missing (detached payloads are not records)");
-    if ((rc = next(&d, &it)) != 0)
-        return rc;
-    if (it.kind != PROTO_CBOR_BYTES || it.v != CRY_SIG_LEN)
-        return proto_fail(err, errlen, "COSE signature is not 64 bytes");
     memcpy(r->sig, it.data, CRY_SIG_LEN);
     if (!proto_cbor_reader_done(&rd))
         return proto_fail(err, errlen, "%zu trailing bytes after the record", len - rd.off);
