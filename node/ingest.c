@@ -33,7 +33,7 @@ static void verify_job(uv_work_t *w)
     if (store_txn_begin(job->node->repo, false, &txn) != 0)
         txn = NULL;
     for (struct node_repl *r = job->items; r && job->rc == 0; r = r->next) {
-        char err[256];
+        char err[256] = "";
         if (!(r->rec = malloc(sizeof *r->rec))) {
             job->rc = TN_ERR_NOMEM;
             break;

@@ -17,6 +17,7 @@ void proto_arena_init(struct proto_arena *a, size_t cap)
     a->head = NULL;
     a->used = 0;
     a->cap = cap;
+    a->over_cap = false;
 }
 
 void proto_arena_release(struct proto_arena *a)
@@ -37,8 +38,10 @@ void *proto_arena_alloc(struct proto_arena *a, size_t n)
     size_t need = (n + 15) & ~(size_t)15;
     void *p;
 
-    if (need < n || need > a->cap - a->used)
+    if (need < n || need > a->cap - a->used) {
+        a->over_cap = true;
         return NULL;
+    }
     if (!c || c->size - c->off < need) {
         size_t size = need > CHUNK_MIN ? need : CHUNK_MIN;
         c = malloc(sizeof *c + size);

@@ -4,6 +4,7 @@
 #ifndef TN_PROTO_ARENA_H
 #define TN_PROTO_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct proto_arena_chunk;
@@ -12,6 +13,7 @@ struct proto_arena {
     struct proto_arena_chunk *head;
     size_t used; /* bytes handed out, all chunks */
     size_t cap;  /* maximum for used */
+    bool over_cap; /* an allocation was refused for the cap (not for malloc) */
 };
 
 /* No allocation; cap is the most this arena will ever hand out. */
@@ -20,7 +22,8 @@ void proto_arena_init(struct proto_arena *a, size_t cap);
 /* Frees every chunk; the arena can be reused afterwards. */
 void proto_arena_release(struct proto_arena *a);
 
-/* Zeroed, 16-byte aligned memory, or NULL when out of memory or over the cap. */
+/* Zeroed, 16-byte aligned memory, or NULL when out of memory or over the cap (then
+ * over_cap is set). */
 void *proto_arena_alloc(struct proto_arena *a, size_t n);
 
 /* NUL-terminated copy of s[0..n), or NULL. */

@@ -137,18 +137,18 @@ static void rd_n8(void *c, uint8_t v) { rd_set(c, PROTO_CBOR_NEGINT, v); }
 static void rd_n16(void *c, uint16_t v) { rd_set(c, PROTO_CBOR_NEGINT, v); }
 static void rd_n32(void *c, uint32_t v) { rd_set(c, PROTO_CBOR_NEGINT, v); }
 static void rd_n64(void *c, uint64_t v) { rd_set(c, PROTO_CBOR_NEGINT, v); }
-static void rd_bytes(void *ctx, cbor_data d, uint64_t n)
+static void rd_bytes(void *ctx, cbor_data d, size_t n)
 {
     rd_set(ctx, PROTO_CBOR_BYTES, n);
     ((struct read_ctx *)ctx)->it->data = d;
 }
-static void rd_text(void *ctx, cbor_data d, uint64_t n)
+static void rd_text(void *ctx, cbor_data d, size_t n)
 {
     rd_set(ctx, PROTO_CBOR_TEXT, n);
     ((struct read_ctx *)ctx)->it->data = d;
 }
-static void rd_array(void *c, uint64_t n) { rd_set(c, PROTO_CBOR_ARRAY, n); }
-static void rd_map(void *c, uint64_t n) { rd_set(c, PROTO_CBOR_MAP, n); }
+static void rd_array(void *c, size_t n) { rd_set(c, PROTO_CBOR_ARRAY, n); }
+static void rd_map(void *c, size_t n) { rd_set(c, PROTO_CBOR_MAP, n); }
 static void rd_bool(void *c, bool v) { rd_set(c, PROTO_CBOR_BOOL, v); }
 static void rd_null(void *c) { rd_set(c, PROTO_CBOR_NULL, 0); }
 static void rd_indef(void *c) { rd_bad(c, "indefinite-length item"); }

@@ -12,8 +12,14 @@
 #define COSE_HDR_ALG 1
 #define COSE_HDR_KID 4
 /* Decoded records hold copies of their strings; this bounds what a 16 KiB record can
- * make us allocate (every string at most once, plus arrays and the Sig_structure). */
-#define ARENA_CAP (8 * PROTO_RECORD_MAX)
+ * make us allocate, and every valid record must fit under it. The most arena per
+ * encoded byte is an attribute of a 2-character name and an empty text: 4 bytes encoded,
+ * 72 in the arena (a 40-byte proto_attr and two 16-byte strings), so 18 per byte; plus
+ * the Sig_structure (the record's length + 32) and a few short strings. 24 covers that
+ * with room; chunks are taken as needed, so a usual record uses 4 KiB. Since every valid
+ * record fits, running past the cap proves the input invalid (a declared count larger
+ * than its entries). */
+#define ARENA_CAP (24 * PROTO_RECORD_MAX)
 
 void proto_record_init(struct proto_record *r)
 {
@@ -946,6 +952,13 @@ int proto_record_decode(const uint8_t *bytes, size_t len, struct proto_record *r
 {
     int rc = decode(bytes, len, r, err, errlen);
 
+    if (rc == TN_ERR_NOMEM && r->arena.over_cap)
+        rc = proto_fail(err, errlen,
+                        "record needs more than %d bytes to decode, more than any valid record "
+                        "(it declares more entries than it holds)",
+                        ARENA_CAP);
+    else if (rc == TN_ERR_NOMEM)
+        snprintf(err, errlen, "out of memory decoding a record");
     if (rc != 0) { /* on failure r holds nothing */
         proto_record_release(r);
         proto_record_init(r);

@@ -1385,6 +1385,80 @@ static void test_sign_item_limit(void **state)
     proto_record_release(&r);
 }
 
+/* The decoder's memory bound (ARENA_CAP) holds every valid record: the records that take
+ * the most memory per byte, near the size limit, decode. Before the bound was derived,
+ * they were refused with TN_ERR_NOMEM and no reason (found in review). */
+static void test_decode_worst_case_memory(void **state)
+{
+    enum { ATTRS = 3900, OUTPUTS = 7900 };
+    static uint8_t buf[BUFSZ];
+    static struct proto_attr attrs[ATTRS];
+    static char names[ATTRS][3];
+    static const char *outputs[OUTPUTS];
+    struct proto_record r;
+    size_t len;
+    (void)state;
+
+    /* attributes of 2-character names and empty text: 4 bytes each, about 72 decoded */
+    for (size_t i = 0; i < ATTRS; i++) {
+        names[i][0] = (char)('0' + i / 75);
+        names[i][1] = (char)('0' + i % 75);
+        attrs[i] = (struct proto_attr){.name = names[i], .kind = PROTO_VAL_TEXT, .text = ""};
+    }
+    base(&r, PROTO_T_COMMISSION, 5);
+    r.outputs = outputs;
+    r.n_outputs = 1;
+    outputs[0] = "a";
+    r.attrs = attrs;
+    r.n_attrs = ATTRS;
+    sign_ok(&r, buf, &len);
+    assert_true(len > 15000);
+    expect_decode(buf, len, 0, NULL, "3,900 attributes of 2-character names, empty text");
+
+    /* outputs of one character: 2 bytes each, 24 decoded */
+    for (size_t i = 0; i < OUTPUTS; i++)
+        outputs[i] = "a";
+    r.attrs = NULL;
+    r.n_attrs = 0;
+    r.n_outputs = OUTPUTS;
+    sign_ok(&r, buf, &len);
+    assert_true(len > 15000);
+    expect_decode(buf, len, 0, NULL, "7,900 one-character outputs");
+    proto_record_release(&r);
+}
+
+/* A count declared larger than its entries, with enough bytes after it that the reader's
+ * "no more elements than bytes" rule lets it through: refused as invalid input with a
+ * reason, not as out of memory (which ingest takes for our fault and retries for ever).
+ * Found in review of the pull-reader decoder. */
+static void test_decode_declared_count_over_memory(void **state)
+{
+    static uint8_t payload[BUFSZ], rec[BUFSZ];
+    static const struct cose_opts plain;
+    static const char *const fields[] = {"attrs", "inputs", "sealed"};
+    static const uint8_t heads[] = {0xb9, 0x99, 0xb9}; /* map, array, map of 2 bytes' count */
+    (void)state;
+
+    for (size_t f = 0; f < 3; f++) {
+        struct proto_cbuf b;
+        size_t count = 6000, len;
+        proto_cbuf_init(&b, payload, sizeof payload);
+        proto_cbor_map(&b, 1);
+        proto_cbor_cstr(&b, fields[f]);
+        payload[b.len++] = heads[f];
+        payload[b.len++] = (uint8_t)(count >> 8);
+        payload[b.len++] = (uint8_t)count;
+        /* then one byte string holding what the entries would need */
+        memset(payload + b.len + 3, 'a', 12000);
+        payload[b.len] = 0x59;
+        payload[b.len + 1] = 12000 >> 8;
+        payload[b.len + 2] = 12000 & 0xff;
+        b.len += 3 + 12000;
+        len = cose_wrap(&plain, payload, b.len, rec, sizeof rec);
+        expect_decode(rec, len, TN_ERR_INVALID, NULL, fields[f]);
+    }
+}
+
 /* ---- proto_record_check --------------------------------------------------------------- */
 
 static void test_check_refusals(void **state)
@@ -1514,6 +1588,8 @@ int main(void)
         cmocka_unit_test(test_decode_size_limit),
         cmocka_unit_test(test_sign_size_limit),
         cmocka_unit_test(test_sign_item_limit),
+        cmocka_unit_test(test_decode_worst_case_memory),
+        cmocka_unit_test(test_decode_declared_count_over_memory),
         cmocka_unit_test(test_check_refusals),
         cmocka_unit_test(test_each_item),
     };
