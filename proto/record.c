@@ -469,6 +469,7 @@ too_big:
 struct dec {
     struct proto_record *r;
     struct proto_cbor_reader *rd;
+    const char *part; /* which CBOR item rd reads, for errors */
     char *err;
     size_t errlen;
 };
@@ -484,7 +485,7 @@ static int next(struct dec *d, struct proto_cbor_item *it)
 {
     if (proto_cbor_read(d->rd, it))
         return 0;
-    snprintf(d->err, d->errlen, "CBOR: %s", d->rd->bad);
+    snprintf(d->err, d->errlen, "CBOR (%s, byte %zu): %s", d->part, d->rd->off, d->rd->bad);
     return TN_ERR_INVALID;
 }
 
@@ -854,16 +855,16 @@ static int dec_field(struct dec *d, const struct proto_cbor_item *k, unsigned *s
     return dfail(d, "payload", "unknown field");
 }
 
-static int dec_payload(struct dec *d, const uint8_t *p, size_t len)
+static int dec_payload(const struct dec *outer, const uint8_t *p, size_t len)
 {
     struct proto_cbor_reader rd;
+    struct dec sub = {outer->r, &rd, "payload", outer->err, outer->errlen}, *d = &sub;
     struct proto_cbor_item prev = {0}, k;
     unsigned seen = 0;
     size_t n;
     int rc;
 
     proto_cbor_reader_init(&rd, p, len);
-    d->rd = &rd;
     if ((rc = dec_map(d, "payload", 0, "not a map", &n)) != 0)
         return rc;
     for (size_t i = 0; i < n; i++)
@@ -877,9 +878,10 @@ static int dec_payload(struct dec *d, const uint8_t *p, size_t len)
 }
 
 /* Protected header: exactly {1: -8 (EdDSA), 4: kid}, in that (deterministic) order. */
-static int dec_protected(struct dec *d, const uint8_t *p, size_t len)
+static int dec_protected(const struct dec *outer, const uint8_t *p, size_t len)
 {
     struct proto_cbor_reader rd;
+    struct dec sub = {outer->r, &rd, "protected header", outer->err, outer->errlen}, *d = &sub;
     struct proto_cbor_item k, v;
     int rc;
 
@@ -887,7 +889,6 @@ static int dec_protected(struct dec *d, const uint8_t *p, size_t len)
                       kid[] = "record field 'protected': kid is not a 32-byte Ed25519 public key";
 
     proto_cbor_reader_init(&rd, p, len);
-    d->rd = &rd;
     if ((rc = expect(d, &k, PROTO_CBOR_MAP, 2,
                      "record field 'protected': must hold exactly alg and kid")) != 0 ||
         (rc = expect(d, &k, PROTO_CBOR_UINT, COSE_HDR_ALG, alg)) != 0 ||
@@ -907,7 +908,7 @@ static int decode(const uint8_t *bytes, size_t len, struct proto_record *r, char
 {
     struct proto_cbor_reader rd;
     struct proto_cbor_item it, prot, payload;
-    struct dec d = {r, &rd, err, errlen};
+    struct dec d = {r, &rd, "COSE_Sign1", err, errlen};
     struct proto_cbuf tb;
     uint8_t *tbs;
     int rc;

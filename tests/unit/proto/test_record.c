@@ -974,7 +974,8 @@ static void test_decode_refuses_payload_encoding(void **state)
         expect_spec(&s, NULL, TN_ERR_INVALID, needle, what);                                 \
     } while (0)
 
-    CASE(put(&s, "seq", v_hex("18 05")), NULL, "seq encoded as 18 05");
+    /* the reason says where: which CBOR item and the byte */
+    CASE(put(&s, "seq", v_hex("18 05")), "CBOR (payload, byte ", "seq encoded as 18 05");
     CASE(put(&s, "seq", v_hex("1a 00 00 00 05")), NULL, "seq encoded as 1a 00 00 00 05");
     CASE(put(&s, "v", v_hex("18 01")), NULL, "v encoded as 18 01");
     CASE(put(&s, "to", v_hex("78 05 6f 72 67 2d 62")), NULL, "text length non-shortest");
