@@ -487,7 +487,6 @@ int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_
     *pushed = NULL;
     for (size_t k = 0; k < b->count && rc == 0; k++) {
         struct plan *p = &b->plans[k];
-        uint8_t id[PROTO_ID_LEN];
         bool added;
 
         if (k >= ready) { /* wait for the signer: take everything it has done so far */
@@ -507,10 +506,11 @@ int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_
         }
         if (p->kind != PLAN_NEW)
             continue;
-        rc = store_append(txn, node_eco(n), p->bytes, p->len, &p->ev->rec, STORE_APPEND_VERIFIED,
-                          id, &added, err, errlen);
+        rc = store_append(txn, node_eco(n), p->bytes, p->len, &p->ev->rec,
+                          STORE_APPEND_VERIFIED | STORE_APPEND_ID_GIVEN, p->id, &added, err,
+                          errlen);
         for (size_t i = 0; rc == 0 && i < p->ev->n_priv; i++)
-            if ((rc = store_secret_put(txn, id, p->ev->priv[i].name, p->salts[i],
+            if ((rc = store_secret_put(txn, p->id, p->ev->priv[i].name, p->salts[i],
                                        p->ev->priv[i].value)) != 0)
                 snprintf(err, errlen, "cannot store a private field: %s", tn_strerror(rc));
         if (p->salts)

@@ -157,8 +157,9 @@ static int apply_record(struct node *n, struct store_txn *txn, struct node_repl 
         push_done(tail, r);
         return 0;
     }
-    rc = store_append(txn, node_eco(n), r->bytes, r->len, r->rec, STORE_APPEND_VERIFIED, r->id,
-                      &appended, err, sizeof err);
+    rc = store_append(txn, node_eco(n), r->bytes, r->len, r->rec,
+                      STORE_APPEND_VERIFIED | STORE_APPEND_ID_GIVEN, r->id, &appended, err,
+                      sizeof err);
     if (rc == TN_ERR_MAP_FULL || rc == TN_ERR_IO || rc == TN_ERR_NOMEM || rc == TN_ERR_CORRUPT)
         return rc;
     if (rc != 0)

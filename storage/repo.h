@@ -75,6 +75,9 @@ int store_shard_each(struct store_txn *txn, store_shard_cb fn, void *ctx) TN_MUS
  * same ecosystem (a record this node just signed with the key it loaded and checked at
  * start, or a peer's record verified on the thread pool): do not verify it again. */
 #define STORE_APPEND_VERIFIED 1u
+/* id already holds the record id, which the caller computed from exactly these bytes (the
+ * signer, or ingest on the thread pool): it is not hashed again on the writer thread. */
+#define STORE_APPEND_ID_GIVEN 2u
 
 /* The checks of a record that need no repository: network, org membership
  * (TN_ERR_UNKNOWN_ORG), signer key: any key the org has had (TN_ERR_UNKNOWN_KEY),
@@ -89,7 +92,7 @@ int store_check_record(const struct proto_ecosystem *eco, const struct proto_rec
  * signature (TN_ERR_BAD_SIGNATURE), role (TN_ERR_ROLE), frozen shard (TN_ERR_FROZEN),
  * seq and prev (TN_ERR_CHAIN), and for a mud-anchor store_mud_check (TN_ERR_INVALID). Then stores the bytes and updates every index and the
  * Merkle nodes. A record already stored is not an error: *appended is false and
- * nothing changes. id gets the record id. On error the transaction is unchanged except
+ * nothing changes. id gets the record id (or, with STORE_APPEND_ID_GIVEN, holds it). On error the transaction is unchanged except
  * for TN_ERR_MAP_FULL/TN_ERR_IO, after which it must be aborted. Reason in err. */
 int store_append(struct store_txn *txn, const struct proto_ecosystem *eco, const uint8_t *bytes,
                  size_t len, const struct proto_record *rec, unsigned flags,

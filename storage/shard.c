@@ -205,7 +205,8 @@ int store_append(struct store_txn *txn, const struct proto_ecosystem *eco, const
                  PROTO_RECORD_MAX);
         return TN_ERR_TOO_BIG;
     }
-    proto_record_id(id, bytes, len);
+    if (!(flags & STORE_APPEND_ID_GIVEN))
+        proto_record_id(id, bytes, len);
     if (store_has_record(txn, id))
         return 0; /* duplicates are idempotent */
     proto_record_init(&decoded);

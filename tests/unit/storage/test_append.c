@@ -226,6 +226,38 @@ static void test_duplicate_is_idempotent(void **state)
     store_txn_abort(t);
 }
 
+/* STORE_APPEND_ID_GIVEN (the writer's callers hold the id already): the record is stored
+ * under the id given, as if store_append had hashed the bytes itself. */
+static void test_append_id_given(void **state)
+{
+    struct fx *f = *state;
+    struct fx_chain c = fx_chain_of(f, ORG_MFR);
+    struct kept k[2];
+    struct store_txn *t;
+    struct proto_record dec;
+    bool appended = false;
+    char err[256];
+
+    t = fx_begin(f->repo, true);
+    add_many(t, f, &c, k, 1);
+    k[1].len = fx_commission(&c, "urn:test:mfr:given", k[1].bytes);
+    proto_record_id(k[1].id, k[1].bytes, k[1].len);
+    proto_record_init(&dec);
+    EXPECT_RC(proto_record_decode(k[1].bytes, k[1].len, &dec, err, sizeof err), 0, "decode");
+    EXPECT_RC(store_append(t, &f->eco, k[1].bytes, k[1].len, &dec,
+                           STORE_APPEND_VERIFIED | STORE_APPEND_ID_GIVEN, k[1].id, &appended,
+                           err, sizeof err),
+              0, "append with the id given");
+    assert_true(appended);
+    proto_record_release(&dec);
+    assert_int_equal(count_item(t, "urn:test:mfr:given"), 1);
+    fx_commit(t);
+
+    t = fx_begin(f->repo, false);
+    check_kept(t, "mfr", k, 2); /* positions, bytes, and the bytes hash to the id */
+    store_txn_abort(t);
+}
+
 /* --- refusals ----------------------------------------------------------------------------- */
 
 /* store_append must fail with want, append nothing, say why, and leave org's shard at
@@ -1048,6 +1080,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_commit, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_chain_across_txns, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_is_idempotent, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_append_id_given, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_refusals, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_refusal_order, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_signed_here_skips_signature_only, fx_setup,
