@@ -353,10 +353,8 @@ int proto_cbor_load(const uint8_t *p, size_t len, uint64_t allow_tag, cbor_item_
     *out = NULL;
     if (!allow_tag)
         return load_untagged(p, len, out, err, errlen);
-    /* libcbor 0.8 (Debian 12) refuses tags 6..20 as "reserved" (streaming.c), which
-     * includes COSE_Sign1's tag 18, so the one-byte tag head (tags below 24, which is
-     * all we allow) is read here and the tagged item handed to libcbor. Deterministic
-     * encoding demands exactly this one-byte head. */
+    /* libcbor 0.8 refuses tags 6..20 (see proto_cbor_read), so the one-byte tag head is
+     * checked here and only the tagged item handed to libcbor. */
     if (allow_tag >= 24 || len < 1 || p[0] != (0xc0 | allow_tag)) {
         snprintf(err, errlen, "CBOR: tag %llu missing", (unsigned long long)allow_tag);
         return TN_ERR_INVALID;
