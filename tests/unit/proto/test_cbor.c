@@ -459,7 +459,7 @@ static bool read_all(const uint8_t *p, size_t n, const char **bad)
     struct proto_cbor_item it;
 
     proto_cbor_reader_init(&rd, p, n);
-    while (rd.owed > 0 && proto_cbor_read(&rd, &it))
+    while (!proto_cbor_reader_done(&rd) && proto_cbor_read(&rd, &it))
         ;
     *bad = rd.bad;
     return proto_cbor_reader_done(&rd);
@@ -518,10 +518,9 @@ static void test_read_refuses_from_headers(void **state)
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         n = pt_hex(buf, sizeof buf, bad[i]);
-        if (strcmp(bad[i], "c1 00") != 0) {
+        if (strcmp(bad[i], "c1 00") != 0) { /* the reader hands tags out; callers refuse */
             assert_false(read_all(buf, n, &why));
-            if (n > 0 && strcmp(bad[i], "82 01") != 0 && strcmp(bad[i], "01 02") != 0)
-                assert_non_null(why);
+            assert_non_null(why);
         }
         err[0] = '\0';
         EXPECT_RC(proto_cbor_load(buf, n, 0, &it, err, sizeof err), TN_ERR_INVALID, err,
