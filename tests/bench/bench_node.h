@@ -15,7 +15,7 @@
 double bench_now(void);
 
 /* Median of v[0..n) (sorts v in place). */
-double bench_median(double *v, int n);
+double bench_median(double *v, int n); /* sorts v in place */
 
 /* Prints "PROGRAM: what" to stderr and exits 1. */
 void bench_die(const char *what) __attribute__((noreturn));
