@@ -88,24 +88,6 @@ struct frontier {
     uint8_t h[MAX_LEVELS][CRY_HASH_LEN];
 };
 
-static int stored_node(struct fsck *f, uint32_t shard, unsigned level, uint64_t index,
-                       uint8_t out[CRY_HASH_LEN])
-{
-    uint8_t key[13];
-    MDB_val k = {sizeof key, key}, v;
-    int rc;
-
-    store__put_be32(key, shard);
-    key[4] = (uint8_t)level;
-    store__put_be64(key + 5, index);
-    if ((rc = mdb_get(f->txn->txn, f->txn->repo->merkle, &k, &v)) != 0)
-        return rc == MDB_NOTFOUND ? TN_ERR_NOT_FOUND : store__err(rc);
-    if (v.mv_size != CRY_HASH_LEN)
-        return TN_ERR_CORRUPT;
-    memcpy(out, v.mv_data, CRY_HASH_LEN);
-    return 0;
-}
-
 /* Adds leaf index, comparing every node it completes with the stored one. */
 static int merkle_leaf(struct fsck *f, const char *org, const struct store_shard *s,
                        struct frontier *fr, uint64_t index, const uint8_t leaf[CRY_HASH_LEN])
@@ -116,7 +98,7 @@ static int merkle_leaf(struct fsck *f, const char *org, const struct store_shard
 
     memcpy(h, leaf, CRY_HASH_LEN);
     for (;;) {
-        rc = stored_node(f, s->no, level, index, stored);
+        rc = store__merkle_get(f->txn, s->no, level, index, stored);
         if (rc == TN_ERR_NOT_FOUND || (rc == 0 && memcmp(stored, h, CRY_HASH_LEN) != 0))
             problem(f, org, (int64_t)(index << level),
                     "Merkle node (level %u, index %llu) is %s", level,

@@ -17,7 +17,7 @@ struct store_repo {
     MDB_dbi consumers;   /* record id -> dup: id of a record whose inputs link to it */
     MDB_dbi refs;        /* record id -> dup: id of a record whose ref names it (supersede) */
     MDB_dbi eids;        /* shard no (4) | text key (text_key) of the client event id -> id */
-    MDB_dbi merkle;      /* shard no (4) | level (1) | index (8) -> subtree hash */
+    MDB_dbi merkle;      /* shard no (4) | post-order position (8) -> subtree hash */
     MDB_dbi checkpoints; /* shard no (4) | size (8) -> signed note */
     MDB_dbi evidence;    /* shard no (4) | at (8) | kind (1) | SHA-256(a || b) -> evidence */
     MDB_dbi mud;         /* text key of a MUD URL -> dup: shard no (4) | id of an anchor of it */
@@ -60,6 +60,12 @@ int store__shard_save(struct store_txn *txn, const char *org,
 /* Merkle: adds leaf number index (= old size) with the given leaf hash. */
 int store__merkle_add_leaf(struct store_txn *txn, uint32_t shard, uint64_t index,
                            const uint8_t leaf[CRY_HASH_LEN]) TN_MUST_CHECK;
+/* The stored hash of the perfect subtree (level, index) of a shard; TN_ERR_NOT_FOUND when
+ * it is not stored. */
+int store__merkle_get(struct store_txn *txn, uint32_t shard, unsigned level, uint64_t index,
+                      uint8_t out[CRY_HASH_LEN]) TN_MUST_CHECK;
+/* Format v2 kept nodes under (shard, level, index); rebuilds them from the records. */
+int store__merkle_rebuild(struct store_txn *txn) TN_MUST_CHECK;
 
 /* Index maintenance for one appended record. */
 int store__index_record(struct store_txn *txn, const struct store_shard *s,

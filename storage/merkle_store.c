@@ -1,44 +1,72 @@
 /* Persisted Merkle nodes (RFC 9162 trees, one per shard) and checkpoints.
  *
- * Only complete ("perfect") subtrees are stored, keyed by (shard, level, index); they
- * never change once written because shards are append-only. Any RFC 9162 range hash is
- * built from O(log n) of them (crypto/merkle.h). */
+ * Only complete ("perfect") subtrees are stored; they never change once written because
+ * shards are append-only. Any RFC 9162 range hash is built from O(log n) of them
+ * (crypto/merkle.h).
+ *
+ * A node is keyed by its shard and its position in post-order, the order in which appends
+ * complete them: leaf 0, leaf 1, node (1,0), leaf 2, leaf 3, (1,1), (2,0), ... So every
+ * node a shard gains goes after all of that shard's nodes, which is where LMDB packs pages
+ * full. Format v2 keyed them by (shard, level, index): each new leaf went between levels 0
+ * and 1, every page split in the middle and the database was half empty (230 bytes a
+ * record at 1,000,000 records instead of about 116). */
 #include "storage/internal.h"
 
 #include <string.h>
 
 #include "crypto/checkpoint.h"
 
-static void node_key(uint8_t key[13], uint32_t shard, unsigned level, uint64_t index)
+#define NODE_KEY_LEN 12
+
+/* After m leaves a shard holds 2m - popcount(m) perfect subtrees. Subtree (level, index)
+ * is completed by leaf m - 1 with m = (index + 1) * 2^level, after the subtrees of the
+ * first m - 1 leaves and the `level` smaller ones leaf m - 1 completes on the way up. */
+static bool node_key(uint8_t key[NODE_KEY_LEN], uint32_t shard, unsigned level, uint64_t index)
 {
+    uint64_t m, before;
+
+    if (level > 62 || index >= (UINT64_C(1) << (62 - level)))
+        return false; /* not a node of any shard that fits in a map */
+    m = (index + 1) << level;
+    before = 2 * (m - 1) - (uint64_t)__builtin_popcountll(m - 1);
     store__put_be32(key, shard);
-    key[4] = (uint8_t)level;
-    store__put_be64(key + 5, index);
+    store__put_be64(key + 4, before + level);
+    return true;
 }
 
-static int node_get(struct store_txn *txn, uint32_t shard, unsigned level, uint64_t index,
-                    uint8_t out[CRY_HASH_LEN])
+int store__merkle_get(struct store_txn *txn, uint32_t shard, unsigned level, uint64_t index,
+                      uint8_t out[CRY_HASH_LEN])
 {
-    uint8_t key[13];
+    uint8_t key[NODE_KEY_LEN];
     MDB_val k = {sizeof key, key}, v;
     int rc;
 
-    node_key(key, shard, level, index);
+    if (!node_key(key, shard, level, index))
+        return TN_ERR_NOT_FOUND;
     if ((rc = mdb_get(txn->txn, txn->repo->merkle, &k, &v)) != 0)
-        return rc == MDB_NOTFOUND ? TN_ERR_CORRUPT : store__err(rc);
+        return store__err(rc);
     if (v.mv_size != CRY_HASH_LEN)
         return TN_ERR_CORRUPT;
     memcpy(out, v.mv_data, CRY_HASH_LEN);
     return 0;
 }
 
+/* A node the shard's size says is there: missing means the repository is damaged. */
+static int node_get(struct store_txn *txn, uint32_t shard, unsigned level, uint64_t index,
+                    uint8_t out[CRY_HASH_LEN])
+{
+    int rc = store__merkle_get(txn, shard, level, index, out);
+    return rc == TN_ERR_NOT_FOUND ? TN_ERR_CORRUPT : rc;
+}
+
 static int node_put(struct store_txn *txn, uint32_t shard, unsigned level, uint64_t index,
                     const uint8_t h[CRY_HASH_LEN])
 {
-    uint8_t key[13];
+    uint8_t key[NODE_KEY_LEN];
     MDB_val k = {sizeof key, key}, v = {CRY_HASH_LEN, (void *)h};
 
-    node_key(key, shard, level, index);
+    if (!node_key(key, shard, level, index))
+        return TN_ERR_TOO_BIG;
     return store__err(mdb_put(txn->txn, txn->repo->merkle, &k, &v, 0));
 }
 
@@ -63,6 +91,49 @@ int store__merkle_add_leaf(struct store_txn *txn, uint32_t shard, uint64_t index
             return rc;
     }
     return 0;
+}
+
+int store__merkle_rebuild(struct store_txn *txn)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint32_t shard = 0;
+    uint64_t next = 0; /* the leaf the current shard expects next */
+    int mrc, rc;
+
+    if ((rc = store__err(mdb_drop(txn->txn, txn->repo->merkle, 0))) != 0)
+        return rc;
+    if ((rc = store__err(mdb_cursor_open(txn->txn, txn->repo->records, &c))) != 0)
+        return rc;
+    /* records are keyed shard (4) | seq (8), so the cursor walks each shard in order */
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint8_t leaf[CRY_HASH_LEN];
+        uint32_t no;
+        uint64_t seq;
+
+        if (k.mv_size != 12 || v.mv_size <= PROTO_ID_LEN) {
+            rc = TN_ERR_CORRUPT;
+            break;
+        }
+        no = store__get_be32(k.mv_data);
+        seq = store__get_be64((const uint8_t *)k.mv_data + 4);
+        if (no != shard) {
+            shard = no;
+            next = 0;
+        }
+        if (seq != next++) {
+            rc = TN_ERR_CORRUPT; /* a shard with a gap: nothing to build a tree from */
+            break;
+        }
+        cry_merkle_leaf_hash(leaf, (const uint8_t *)v.mv_data + PROTO_ID_LEN,
+                             v.mv_size - PROTO_ID_LEN);
+        rc = store__merkle_add_leaf(txn, shard, seq, leaf);
+    }
+    mdb_cursor_close(c);
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = store__err(mrc);
+    return rc;
 }
 
 struct src_ctx {

@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 
 #define FORMAT_KEY "format"
-#define FORMAT_VALUE "tracenode-store-v2"
-#define FORMAT_V1 "tracenode-store-v1" /* before the MUD URL index: upgraded at open */
+#define FORMAT_VALUE "tracenode-store-v3"
+/* Older formats, upgraded when a node opens the repository for writing: */
+#define FORMAT_V1 "tracenode-store-v1" /* no MUD URL index */
+#define FORMAT_V2 "tracenode-store-v2" /* Merkle nodes keyed by (shard, level, index) */
 
 int store__err(int rc)
 {
@@ -85,16 +87,24 @@ static const struct {
     {"mud", offsetof(struct store_repo, mud), MDB_DUPSORT | MDB_DUPFIXED},
 };
 
-/* Format v1 had no MUD URL index: build it from the stored mud-anchor records, in the
- * transaction that opens the repository, so the upgrade happens whole or not at all. */
-static int upgrade_v1(struct store_repo *repo, MDB_txn *mtxn, char *err, size_t errlen)
+static bool format_is(const MDB_val *v, const char *want)
 {
-    struct store_txn t = {.repo = repo, .txn = mtxn, .write = true};
+    return v->mv_size == strlen(want) && memcmp(v->mv_data, want, v->mv_size) == 0;
+}
+
+static bool format_old(const MDB_val *v)
+{
+    return format_is(v, FORMAT_V1) || format_is(v, FORMAT_V2);
+}
+
+/* Format v1 had no MUD URL index: build it from the stored mud-anchor records. */
+static int build_mud_index(struct store_txn *t)
+{
     MDB_cursor *c;
     MDB_val k, v;
     int mrc, rc = 0;
 
-    if ((mrc = mdb_cursor_open(mtxn, repo->records, &c)) != 0)
+    if ((mrc = mdb_cursor_open(t->txn, t->repo->records, &c)) != 0)
         return store__err(mrc);
     for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && mrc == 0;
          mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -109,21 +119,33 @@ static int upgrade_v1(struct store_repo *repo, MDB_txn *mtxn, char *err, size_t 
                                        v.mv_size - PROTO_ID_LEN, &r, why, sizeof why) != 0)
             rc = TN_ERR_CORRUPT;
         else if (r.type == PROTO_T_MUD_ANCHOR && r.mud)
-            rc = store__mud_index(&t, store__get_be32(k.mv_data), &r, v.mv_data);
+            rc = store__mud_index(t, store__get_be32(k.mv_data), &r, v.mv_data);
         proto_record_release(&r);
     }
     mdb_cursor_close(c);
     if (rc == 0 && mrc != MDB_NOTFOUND)
         rc = store__err(mrc);
-    if (rc != 0)
-        snprintf(err, errlen, "cannot upgrade the repository from %s: %s", FORMAT_V1,
-                 tn_strerror(rc));
     return rc;
 }
 
-static bool format_is(const MDB_val *v, const char *want)
+/* Brings a v1 or v2 repository to the current format, in the transaction that opens it,
+ * so the upgrade happens whole or not at all. Everything rebuilt is derived from the
+ * stored records. */
+static int upgrade(struct store_repo *repo, MDB_txn *mtxn, const MDB_val *from, char *err,
+                   size_t errlen)
 {
-    return v->mv_size == strlen(want) && memcmp(v->mv_data, want, v->mv_size) == 0;
+    struct store_txn t = {.repo = repo, .txn = mtxn, .write = true};
+    char was[32]; /* from points into the map, which the upgrade writes to */
+    int rc = 0;
+
+    snprintf(was, sizeof was, "%.*s", (int)from->mv_size, (const char *)from->mv_data);
+    if (format_is(from, FORMAT_V1))
+        rc = build_mud_index(&t);
+    if (rc == 0)
+        rc = store__merkle_rebuild(&t);
+    if (rc != 0)
+        snprintf(err, errlen, "cannot upgrade the repository from %s: %s", was, tn_strerror(rc));
+    return rc;
 }
 
 static int open_dbs(struct store_repo *repo, char *err, size_t errlen)
@@ -137,9 +159,10 @@ static int open_dbs(struct store_repo *repo, char *err, size_t errlen)
         return store__err(rc);
     }
     if ((rc = mdb_dbi_open(txn, "meta", repo->readonly ? 0 : MDB_CREATE, &repo->meta)) == 0 &&
-        mdb_get(txn, repo->meta, &k, &v) == 0 && format_is(&v, FORMAT_V1) && repo->readonly) {
-        snprintf(err, errlen, "the repository has format %s: start tracenode on it once to "
-                              "upgrade it to %s", FORMAT_V1, FORMAT_VALUE);
+        mdb_get(txn, repo->meta, &k, &v) == 0 && format_old(&v) && repo->readonly) {
+        snprintf(err, errlen, "the repository has format %.*s: start tracenode on it once to "
+                              "upgrade it to %s", (int)v.mv_size, (const char *)v.mv_data,
+                 FORMAT_VALUE);
         mdb_txn_abort(txn);
         return TN_ERR_CORRUPT;
     }
@@ -156,8 +179,8 @@ static int open_dbs(struct store_repo *repo, char *err, size_t errlen)
         }
     }
     rc = mdb_get(txn, repo->meta, &k, &v);
-    if (rc == 0 && format_is(&v, FORMAT_V1) && !repo->readonly) {
-        if ((rc = upgrade_v1(repo, txn, err, errlen)) != 0) {
+    if (rc == 0 && format_old(&v) && !repo->readonly) {
+        if ((rc = upgrade(repo, txn, &v, err, errlen)) != 0) {
             mdb_txn_abort(txn);
             return rc;
         }

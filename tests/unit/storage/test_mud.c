@@ -218,7 +218,7 @@ static void test_upgrade_from_v1(void **state)
     store_txn_abort(t);
     store_close(f->repo); /* one environment per process at a time (LMDB) */
     f->repo = NULL;
-    EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), 0, "read-only, now v2");
+    EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), 0, "read-only, now current");
     store_close(ro);
 }
 

@@ -1,11 +1,14 @@
 /* storage/merkle_store.c: the persisted RFC 9162 tree of each shard, checked against a
  * reference computed here from the record bytes; inclusion and consistency proofs for
- * current and historic sizes; the cost of a proof in a large shard; checkpoints.
+ * current and historic sizes; the cost of a proof in a large shard; checkpoints; the
+ * nodes' key layout (post-order, so pages pack full) and the upgrade from format v2.
  *
  * The reference side (ref_*) does not call the library: it hashes with libsodium and
  * follows the RFC 9162 2.1.1 / 2.1.3.1 / 2.1.4.1 recursions literally (MTH, PATH,
  * SUBPROOF), recomputing every subtree from the leaves. */
 #include "fixture.h"
+
+#include <lmdb.h>
 
 typedef uint8_t hash_t[HL];
 
@@ -497,6 +500,253 @@ static void test_checkpoints(void **state)
     store_txn_abort(t);
 }
 
+/* --- the stored layout, read with LMDB directly ---------------------------------------- */
+
+struct raw {
+    MDB_env *env;
+    MDB_txn *txn;
+};
+
+/* The repository in dir, opened with LMDB itself (the repo must be closed: one
+ * environment per process at a time). */
+static MDB_dbi raw_open(struct raw *r, const char *dir, bool write, const char *db)
+{
+    MDB_dbi dbi;
+
+    assert_int_equal(mdb_env_create(&r->env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
+    assert_int_equal(mdb_env_open(r->env, dir, write ? 0 : MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(r->env, NULL, write ? 0 : MDB_RDONLY, &r->txn), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, db, 0, &dbi), 0);
+    return dbi;
+}
+
+static void raw_close(struct raw *r, bool commit)
+{
+    if (commit)
+        assert_int_equal(mdb_txn_commit(r->txn), 0);
+    else
+        mdb_txn_abort(r->txn);
+    mdb_env_close(r->env);
+}
+
+/* The perfect subtrees of a tree of n leaves in the order appends complete them
+ * (post-order), as (level, index) pairs; returns how many (2n - popcount(n)). */
+static size_t post_order(uint64_t n, unsigned *level, uint64_t *index)
+{
+    size_t k = 0;
+
+    for (uint64_t leaf = 0; leaf < n; leaf++) {
+        uint64_t i = leaf;
+        unsigned l = 0;
+        level[k] = 0;
+        index[k++] = i;
+        while (i & 1) {
+            l++;
+            i >>= 1;
+            level[k] = l;
+            index[k++] = i;
+        }
+    }
+    return k;
+}
+
+/* The reference hash of perfect subtree (level, index). */
+static void ref_subtree(const hash_t *leaves, unsigned level, uint64_t index, uint8_t out[HL])
+{
+    ref_mth(leaves + (index << level), UINT64_C(1) << level, out);
+}
+
+/* A shard's nodes are keyed in the order appends complete them, so in key order they are
+ * the post-order sequence of its perfect subtrees; with one shard, every insert lands at
+ * the end of the database, where LMDB leaves the pages full. Format v2 keyed them by
+ * (level, index): each new leaf went in between levels 0 and 1 and half of every page
+ * stayed empty, which the packing check below catches. */
+static void test_nodes_in_post_order_pack_pages(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 5000, NODES = 2 * N };
+    struct fx_chain m = fx_chain_of(f, ORG_MFR);
+    hash_t *leaves = calloc(N, HL);
+    unsigned *level = calloc(NODES, sizeof *level);
+    uint64_t *index = calloc(NODES, sizeof *index);
+    struct raw r;
+    MDB_dbi merkle;
+    MDB_cursor *c;
+    MDB_val k, v;
+    MDB_stat st;
+    size_t want, got = 0;
+    struct store_txn *t;
+
+    assert_true(leaves && level && index);
+    for (int b = 0; b < N / 500; b++) {
+        t = fx_begin(f->repo, true);
+        for (int i = 0; i < 500; i++)
+            add_leaf(t, f, &m, leaves);
+        fx_commit(t);
+    }
+    store_close(f->repo);
+    f->repo = NULL;
+
+    want = post_order(N, level, index);
+    assert_int_equal(want, 2 * N - (size_t)__builtin_popcountll(N));
+    merkle = raw_open(&r, f->dir, false, "merkle");
+    assert_int_equal(mdb_cursor_open(r.txn, merkle, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), got++) {
+        uint8_t h[HL];
+        assert_true(got < want);
+        assert_int_equal(k.mv_size, 12); /* shard (4) | position (8) */
+        assert_int_equal(v.mv_size, HL);
+        ref_subtree((const hash_t *)leaves, level[got], index[got], h);
+        EXPECT_HASH(v.mv_data, h, "node %zu in key order = subtree (%u, %" PRIu64 ")", got,
+                    level[got], index[got]);
+    }
+    EXPECT_U64(got, want, "stored nodes");
+    assert_int_equal(mdb_stat(r.txn, merkle, &st), 0);
+    /* a node takes 54 bytes of a page (8-byte node header, 12-byte key, 32-byte hash,
+     * 2-byte slot); at least 80% of the leaf pages' room is used */
+    assert_true((double)st.ms_leaf_pages * st.ms_psize * 0.8 <= (double)got * 54);
+    mdb_cursor_close(c);
+    raw_close(&r, false);
+    free(leaves);
+    free(level);
+    free(index);
+}
+
+/* Rewrites the Merkle nodes of the (closed) repository in dir in format v2's layout,
+ * shard (4) | level (1) | index (8), and marks it v2. Each shard's nodes are in post-order
+ * under the current keys, which gives their (level, index). */
+static void make_v2(const char *dir)
+{
+    struct raw r;
+    MDB_dbi merkle = raw_open(&r, dir, true, "merkle"), meta;
+    MDB_val k, v, fk = {6, "format"}, fv = {18, "tracenode-store-v2"};
+    MDB_cursor *c;
+    enum { MAX = 4096 };
+    static uint8_t keys[MAX][12], vals[MAX][HL], old[MAX][13];
+    static unsigned level[MAX];
+    static uint64_t index[MAX];
+    size_t n = 0, first = 0;
+
+    assert_int_equal(mdb_cursor_open(r.txn, merkle, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
+        assert_true(n < MAX && k.mv_size == 12 && v.mv_size == HL);
+        memcpy(keys[n], k.mv_data, 12);
+        memcpy(vals[n], v.mv_data, HL);
+    }
+    mdb_cursor_close(c);
+    assert_int_equal(mdb_drop(r.txn, merkle, 0), 0);
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && memcmp(keys[i], keys[first], 4) == 0)
+            continue;
+        /* keys[first..i) are one shard's: count its leaves, then number them */
+        uint64_t leaves = 0;
+        while (2 * leaves - (uint64_t)__builtin_popcountll(leaves) < i - first)
+            leaves++;
+        assert_int_equal(post_order(leaves, level + first, index + first), i - first);
+        for (size_t j = first; j < i; j++) {
+            memcpy(old[j], keys[j], 4);
+            old[j][4] = (uint8_t)level[j];
+            for (int b = 0; b < 8; b++)
+                old[j][5 + b] = (uint8_t)(index[j] >> (56 - 8 * b));
+            k = (MDB_val){13, old[j]};
+            v = (MDB_val){HL, vals[j]};
+            assert_int_equal(mdb_put(r.txn, merkle, &k, &v, 0), 0);
+        }
+        first = i;
+    }
+    assert_int_equal(mdb_dbi_open(r.txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_put(r.txn, meta, &fk, &fv, 0), 0);
+    raw_close(&r, true);
+}
+
+/* A v2 repository is refused read-only (saying how to upgrade it) and upgraded by a
+ * writable open, which rebuilds every shard's tree from its records in the new layout:
+ * roots and proofs are then those of the reference, and a new record extends the tree. */
+static void test_upgrade_from_v2(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 300, NC = 77 };
+    struct fx_chain m = fx_chain_of(f, ORG_MFR), cm = fx_chain_of(f, ORG_CAR);
+    hash_t leaves[N + 1], cleaves[NC];
+    struct store_repo *ro = NULL;
+    struct store_txn *t;
+    char err[512] = "";
+    uint8_t root[HL];
+
+    t = fx_begin(f->repo, true);
+    for (int i = 0; i < N; i++) {
+        add_leaf(t, f, &m, leaves);
+        if (i < NC)
+            add_ship_leaf(t, f, &cm, cleaves);
+    }
+    fx_commit(t);
+    store_close(f->repo);
+    f->repo = NULL;
+    make_v2(f->dir);
+
+    EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), TN_ERR_CORRUPT, "read-only v2");
+    assert_non_null(strstr(err, "tracenode-store-v2"));
+    assert_non_null(strstr(err, "start tracenode on it once"));
+    fx_open(f, 0, false, &f->repo);
+    t = fx_begin(f->repo, true);
+    for (uint64_t n = 1; n <= N; n++)
+        check_root(t, "mfr", (const hash_t *)leaves, n);
+    for (uint64_t n = 1; n <= NC; n++)
+        check_root(t, "car", (const hash_t *)cleaves, n);
+    ref_mth(leaves, N, root);
+    for (uint64_t i = 0; i < N; i += 7)
+        check_inclusion(t, "mfr", (const hash_t *)leaves, i, N, root, true);
+    check_consistency(t, "car", (const hash_t *)cleaves, 13, NC, true);
+    add_leaf(t, f, &m, leaves);
+    check_root(t, "mfr", (const hash_t *)leaves, N + 1);
+    fx_commit(t);
+    store_close(f->repo);
+    f->repo = NULL;
+    EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), 0, "read-only after the upgrade");
+    store_close(ro);
+}
+
+/* A v2 repository whose records have a gap cannot have its trees rebuilt: the writable
+ * open fails with the reason and leaves the repository as it was (still v2). */
+static void test_upgrade_refuses_a_gap(void **state)
+{
+    struct fx *f = *state;
+    struct fx_chain m = fx_chain_of(f, ORG_MFR);
+    hash_t leaves[10];
+    struct store_repo *repo = NULL;
+    struct store_txn *t;
+    struct raw r;
+    MDB_dbi records;
+    MDB_cursor *c;
+    MDB_val k, v;
+    char err[512] = "";
+
+    t = fx_begin(f->repo, true);
+    for (int i = 0; i < 10; i++)
+        add_leaf(t, f, &m, leaves);
+    fx_commit(t);
+    store_close(f->repo);
+    f->repo = NULL;
+    make_v2(f->dir);
+    records = raw_open(&r, f->dir, true, "records");
+    assert_int_equal(mdb_cursor_open(r.txn, records, &c), 0);
+    assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+    assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_NEXT), 0); /* seq 1 */
+    assert_int_equal(mdb_cursor_del(c, 0), 0);
+    mdb_cursor_close(c);
+    raw_close(&r, true);
+
+    EXPECT_RC(store_open(f->dir, 0, false, &repo, err, sizeof err), TN_ERR_CORRUPT,
+              "upgrade over a gap");
+    assert_non_null(strstr(err, "cannot upgrade the repository from tracenode-store-v2"));
+    EXPECT_RC(store_open(f->dir, 0, true, &repo, err, sizeof err), TN_ERR_CORRUPT,
+              "still v2 read-only");
+    assert_non_null(strstr(err, "tracenode-store-v2"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +754,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tree_1000, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoints, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_proof_cost_100k, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_nodes_in_post_order_pack_pages, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_from_v2, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_refuses_a_gap, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("storage/proofs", tests, NULL, NULL);
 }
