@@ -104,8 +104,11 @@ int cli_repo_open(struct cli *cli, struct cli_repo *r)
     memset(r, 0, sizeof *r);
     if (node_paths_init(&r->paths, cli->data_dir, err, sizeof err) != 0)
         return cli_error(CLI_USAGE, "%s", err);
-    if ((rc = store_open(r->paths.db, 0, true, &r->repo, err, sizeof err)) != 0)
+    if ((rc = store_open(r->paths.db, 0, true, &r->repo, err, sizeof err)) != 0) {
+        if (strstr(err, "start tracenode on it once")) /* an older format: it says what to do */
+            return cli_error(CLI_IO, "%s", err);
         return cli_error(CLI_IO, "%s (is --data %s a tracenode data dir?)", err, cli->data_dir);
+    }
     if ((rc = store_txn_begin(r->repo, false, &r->txn)) != 0)
         goto fail;
     txn = r->txn;

@@ -64,8 +64,10 @@ int store__merkle_add_leaf(struct store_txn *txn, uint32_t shard, uint64_t index
  * it is not stored. */
 int store__merkle_get(struct store_txn *txn, uint32_t shard, unsigned level, uint64_t index,
                       uint8_t out[CRY_HASH_LEN]) TN_MUST_CHECK;
-/* Format v2 kept nodes under (shard, level, index); rebuilds them from the records. */
-int store__merkle_rebuild(struct store_txn *txn) TN_MUST_CHECK;
+
+/* Brings a v1 (from_v1) or v2 repository to the current format within txn; on failure a
+ * reason goes to err and the caller aborts txn (upgrade.c). */
+int store__upgrade(struct store_txn *txn, bool from_v1, char *err, size_t errlen) TN_MUST_CHECK;
 
 /* Index maintenance for one appended record. */
 int store__index_record(struct store_txn *txn, const struct store_shard *s,

@@ -93,49 +93,6 @@ int store__merkle_add_leaf(struct store_txn *txn, uint32_t shard, uint64_t index
     return 0;
 }
 
-int store__merkle_rebuild(struct store_txn *txn)
-{
-    MDB_cursor *c;
-    MDB_val k, v;
-    uint32_t shard = 0;
-    uint64_t next = 0; /* the leaf the current shard expects next */
-    int mrc, rc;
-
-    if ((rc = store__err(mdb_drop(txn->txn, txn->repo->merkle, 0))) != 0)
-        return rc;
-    if ((rc = store__err(mdb_cursor_open(txn->txn, txn->repo->records, &c))) != 0)
-        return rc;
-    /* records are keyed shard (4) | seq (8), so the cursor walks each shard in order */
-    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && mrc == 0;
-         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        uint8_t leaf[CRY_HASH_LEN];
-        uint32_t no;
-        uint64_t seq;
-
-        if (k.mv_size != 12 || v.mv_size <= PROTO_ID_LEN) {
-            rc = TN_ERR_CORRUPT;
-            break;
-        }
-        no = store__get_be32(k.mv_data);
-        seq = store__get_be64((const uint8_t *)k.mv_data + 4);
-        if (no != shard) {
-            shard = no;
-            next = 0;
-        }
-        if (seq != next++) {
-            rc = TN_ERR_CORRUPT; /* a shard with a gap: nothing to build a tree from */
-            break;
-        }
-        cry_merkle_leaf_hash(leaf, (const uint8_t *)v.mv_data + PROTO_ID_LEN,
-                             v.mv_size - PROTO_ID_LEN);
-        rc = store__merkle_add_leaf(txn, shard, seq, leaf);
-    }
-    mdb_cursor_close(c);
-    if (rc == 0 && mrc != MDB_NOTFOUND)
-        rc = store__err(mrc);
-    return rc;
-}
-
 struct src_ctx {
     struct store_txn *txn;
     uint32_t shard;

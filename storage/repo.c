@@ -97,54 +97,17 @@ static bool format_old(const MDB_val *v)
     return format_is(v, FORMAT_V1) || format_is(v, FORMAT_V2);
 }
 
-/* Format v1 had no MUD URL index: build it from the stored mud-anchor records. */
-static int build_mud_index(struct store_txn *t)
-{
-    MDB_cursor *c;
-    MDB_val k, v;
-    int mrc, rc = 0;
-
-    if ((mrc = mdb_cursor_open(t->txn, t->repo->records, &c)) != 0)
-        return store__err(mrc);
-    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && mrc == 0;
-         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        struct proto_record r;
-        char why[200];
-        if (k.mv_size != 12 || v.mv_size <= PROTO_ID_LEN) {
-            rc = TN_ERR_CORRUPT;
-            break;
-        }
-        proto_record_init(&r);
-        if (proto_record_decode((const uint8_t *)v.mv_data + PROTO_ID_LEN,
-                                       v.mv_size - PROTO_ID_LEN, &r, why, sizeof why) != 0)
-            rc = TN_ERR_CORRUPT;
-        else if (r.type == PROTO_T_MUD_ANCHOR && r.mud)
-            rc = store__mud_index(t, store__get_be32(k.mv_data), &r, v.mv_data);
-        proto_record_release(&r);
-    }
-    mdb_cursor_close(c);
-    if (rc == 0 && mrc != MDB_NOTFOUND)
-        rc = store__err(mrc);
-    return rc;
-}
-
-/* Brings a v1 or v2 repository to the current format, in the transaction that opens it,
- * so the upgrade happens whole or not at all. Everything rebuilt is derived from the
- * stored records. */
+/* Brings a v1 or v2 repository to the current format (upgrade.c). */
 static int upgrade(struct store_repo *repo, MDB_txn *mtxn, const MDB_val *from, char *err,
                    size_t errlen)
 {
     struct store_txn t = {.repo = repo, .txn = mtxn, .write = true};
-    char was[32]; /* from points into the map, which the upgrade writes to */
-    int rc = 0;
+    char was[32], why[400]; /* from points into the map, which the upgrade writes to */
+    int rc;
 
     snprintf(was, sizeof was, "%.*s", (int)from->mv_size, (const char *)from->mv_data);
-    if (format_is(from, FORMAT_V1))
-        rc = build_mud_index(&t);
-    if (rc == 0)
-        rc = store__merkle_rebuild(&t);
-    if (rc != 0)
-        snprintf(err, errlen, "cannot upgrade the repository from %s: %s", was, tn_strerror(rc));
+    if ((rc = store__upgrade(&t, format_is(from, FORMAT_V1), why, sizeof why)) != 0)
+        snprintf(err, errlen, "cannot upgrade the repository from %s: %s", was, why);
     return rc;
 }
 

@@ -23,6 +23,8 @@
 #include "proto/record.h"
 #include "storage/repo.h"
 
+#include <lmdb.h>
+
 #define NET "testnet"
 #define HL CRY_HASH_LEN
 #define FX_MAP_SIZE (UINT64_C(64) << 20)
@@ -309,6 +311,106 @@ static inline uint64_t fx_rng_next(struct fx_rng *r)
 static inline uint64_t fx_rng_below(struct fx_rng *r, uint64_t n)
 {
     return fx_rng_next(r) % n;
+}
+
+/* --- a repository read and written with LMDB directly ------------------------------ */
+
+struct fx_raw {
+    MDB_env *env;
+    MDB_txn *txn;
+};
+
+/* The repository in dir, opened with LMDB itself (the repo must be closed: one
+ * environment per process at a time). */
+static inline MDB_dbi fx_raw_open(struct fx_raw *r, const char *dir, bool write, const char *db)
+{
+    MDB_dbi dbi;
+
+    assert_int_equal(mdb_env_create(&r->env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
+    assert_int_equal(mdb_env_open(r->env, dir, write ? 0 : MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(r->env, NULL, write ? 0 : MDB_RDONLY, &r->txn), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, db, 0, &dbi), 0);
+    return dbi;
+}
+
+static inline void fx_raw_close(struct fx_raw *r, bool commit)
+{
+    if (commit)
+        assert_int_equal(mdb_txn_commit(r->txn), 0);
+    else
+        mdb_txn_abort(r->txn);
+    mdb_env_close(r->env);
+}
+
+/* The perfect subtrees of a tree of n leaves in the order appends complete them
+ * (post-order), as (level, index) pairs; returns how many (2n - popcount(n)). */
+static inline size_t fx_post_order(uint64_t n, unsigned *level, uint64_t *index)
+{
+    size_t k = 0;
+
+    for (uint64_t leaf = 0; leaf < n; leaf++) {
+        uint64_t i = leaf;
+        unsigned l = 0;
+        level[k] = 0;
+        index[k++] = i;
+        while (i & 1) {
+            l++;
+            i >>= 1;
+            level[k] = l;
+            index[k++] = i;
+        }
+    }
+    return k;
+}
+
+/* Turns the (closed) repository in dir back into an older format (v1 or v2): its Merkle
+ * nodes rewritten in their layout, shard (4) | level (1) | index (8), and the format named.
+ * Each shard's nodes are in post-order under the current keys, which gives their (level,
+ * index). */
+static inline void fx_make_old_format(const char *dir, const char *format)
+{
+    struct fx_raw r;
+    MDB_dbi merkle = fx_raw_open(&r, dir, true, "merkle"), meta;
+    MDB_val k, v, fk = {6, "format"}, fv = {strlen(format), (void *)format};
+    MDB_cursor *c;
+    enum { MAX = 4096 };
+    static uint8_t keys[MAX][12], vals[MAX][HL], old[MAX][13];
+    static unsigned level[MAX];
+    static uint64_t index[MAX];
+    size_t n = 0, first = 0;
+
+    assert_int_equal(mdb_cursor_open(r.txn, merkle, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
+        assert_true(n < MAX && k.mv_size == 12 && v.mv_size == HL);
+        memcpy(keys[n], k.mv_data, 12);
+        memcpy(vals[n], v.mv_data, HL);
+    }
+    mdb_cursor_close(c);
+    assert_int_equal(mdb_drop(r.txn, merkle, 0), 0);
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && memcmp(keys[i], keys[first], 4) == 0)
+            continue;
+        /* keys[first..i) are one shard's: count its leaves, then number them */
+        uint64_t leaves = 0;
+        while (2 * leaves - (uint64_t)__builtin_popcountll(leaves) < i - first)
+            leaves++;
+        assert_int_equal(fx_post_order(leaves, level + first, index + first), i - first);
+        for (size_t j = first; j < i; j++) {
+            memcpy(old[j], keys[j], 4);
+            old[j][4] = (uint8_t)level[j];
+            for (int b = 0; b < 8; b++)
+                old[j][5 + b] = (uint8_t)(index[j] >> (56 - 8 * b));
+            k = (MDB_val){13, old[j]};
+            v = (MDB_val){HL, vals[j]};
+            assert_int_equal(mdb_put(r.txn, merkle, &k, &v, 0), 0);
+        }
+        first = i;
+    }
+    assert_int_equal(mdb_dbi_open(r.txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_put(r.txn, meta, &fk, &fv, 0), 0);
+    fx_raw_close(&r, true);
 }
 
 #endif

@@ -124,35 +124,22 @@ static void build(struct fx *f, uint8_t ids[8][PROTO_ID_LEN])
     fx_commit(t);
 }
 
-/* Raw access to the environment, for damage. The repository must be closed. */
-struct raw {
-    MDB_env *env;
-    MDB_txn *txn;
-};
-
-static MDB_dbi raw_open(struct fx *f, struct raw *r, const char *db)
+/* Raw access to the environment, for damage: the repository is closed meanwhile. */
+static MDB_dbi raw_open(struct fx *f, struct fx_raw *r, const char *db)
 {
-    MDB_dbi dbi;
-
     store_close(f->repo);
     f->repo = NULL;
-    assert_int_equal(mdb_env_create(&r->env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
-    assert_int_equal(mdb_env_open(r->env, f->dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
-    assert_int_equal(mdb_dbi_open(r->txn, db, 0, &dbi), 0);
-    return dbi;
+    return fx_raw_open(r, f->dir, true, db);
 }
 
-static void raw_close(struct fx *f, struct raw *r)
+static void raw_close(struct fx *f, struct fx_raw *r)
 {
-    assert_int_equal(mdb_txn_commit(r->txn), 0);
-    mdb_env_close(r->env);
+    fx_raw_close(r, true);
     fx_open(f, 0, false, &f->repo);
 }
 
 /* The first entry of db: its key and a private copy of its value. */
-static void first_entry(struct raw *r, MDB_dbi dbi, MDB_val *k, uint8_t *val, size_t *vlen)
+static void first_entry(struct fx_raw *r, MDB_dbi dbi, MDB_val *k, uint8_t *val, size_t *vlen)
 {
     MDB_cursor *c;
     MDB_val v;
@@ -189,7 +176,7 @@ static void test_record_bytes(void **state)
 {
     struct fx *f = *state;
     uint8_t ids[8][PROTO_ID_LEN], val[PROTO_RECORD_MAX + 64];
-    struct raw r;
+    struct fx_raw r;
     MDB_dbi dbi;
     MDB_val k, v;
     size_t vlen;
@@ -234,7 +221,7 @@ static void test_missing_index_entry(void **state)
 {
     struct fx *f = *state;
     uint8_t ids[8][PROTO_ID_LEN], val[64];
-    struct raw r;
+    struct fx_raw r;
     MDB_dbi dbi;
     MDB_val k, v;
     size_t vlen;
@@ -252,7 +239,7 @@ static void test_misfiled_index_entry(void **state)
 {
     struct fx *f = *state;
     uint8_t ids[8][PROTO_ID_LEN], val[64], key[32] = {0, 'u', 'r', 'n', ':', 'z'};
-    struct raw r;
+    struct fx_raw r;
     MDB_dbi dbi;
     MDB_val k, v;
     size_t vlen;
@@ -271,7 +258,7 @@ static void test_merkle_node(void **state)
 {
     struct fx *f = *state;
     uint8_t ids[8][PROTO_ID_LEN], val[64];
-    struct raw r;
+    struct fx_raw r;
     MDB_dbi dbi;
     MDB_val k, v;
     size_t vlen;
@@ -286,11 +273,32 @@ static void test_merkle_node(void **state)
     expect_problem(f, "Merkle node (level 0, index 0) is wrong", "a damaged Merkle node");
 }
 
+/* A node no shard's tree has (as a repository upgraded without dropping its old tree
+ * would hold): counted against the nodes the records call for. */
+static void test_stray_merkle_node(void **state)
+{
+    struct fx *f = *state;
+    uint8_t ids[8][PROTO_ID_LEN], val[64], key[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0};
+    struct fx_raw r;
+    MDB_dbi dbi;
+    MDB_val k, v;
+    size_t vlen;
+
+    build(f, ids);
+    dbi = raw_open(f, &r, "merkle");
+    first_entry(&r, dbi, &k, val, &vlen);
+    k = (MDB_val){sizeof key, key}; /* shard 0, position 4096 */
+    v = (MDB_val){vlen, val};
+    assert_int_equal(mdb_put(r.txn, dbi, &k, &v, MDB_NOOVERWRITE), 0);
+    raw_close(f, &r);
+    expect_problem(f, "merkle index has 9 entries; the records call for 8", "a stray node");
+}
+
 static void test_checkpoint(void **state)
 {
     struct fx *f = *state;
     uint8_t ids[8][PROTO_ID_LEN], val[CRY_NOTE_MAX];
-    struct raw r;
+    struct fx_raw r;
     MDB_dbi dbi;
     MDB_val k, v;
     size_t vlen;
@@ -309,7 +317,7 @@ static void test_missing_record(void **state)
 {
     struct fx *f = *state;
     uint8_t ids[8][PROTO_ID_LEN], val[PROTO_RECORD_MAX + 64];
-    struct raw r;
+    struct fx_raw r;
     MDB_dbi dbi;
     MDB_val k;
     size_t vlen;
@@ -326,7 +334,7 @@ static void test_id_index(void **state)
 {
     struct fx *f = *state;
     uint8_t ids[8][PROTO_ID_LEN];
-    struct raw r;
+    struct fx_raw r;
     MDB_dbi dbi;
     MDB_val k = {PROTO_ID_LEN, ids[1]};
 
@@ -341,7 +349,7 @@ static void test_ref_and_mud_indexes(void **state)
 {
     struct fx *f = *state;
     uint8_t ids[8][PROTO_ID_LEN], val[64];
-    struct raw r;
+    struct fx_raw r;
     MDB_dbi dbi;
     MDB_val k, v;
     size_t vlen;
@@ -370,6 +378,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_index_entry, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_misfiled_index_entry, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_merkle_node, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stray_merkle_node, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_missing_record, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_id_index, fx_setup, fx_teardown),

@@ -164,28 +164,21 @@ static void test_last_update_must_be_a_date_time(void **state)
     assert_non_null(strstr(err, "last_update"));
 }
 
-/* Turns the repository in dir back into format v1: no MUD URL index. */
+/* Turns the repository in dir back into format v1: v2's Merkle layout, no MUD URL index. */
 static void make_v1(const char *dir)
 {
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi mud, meta;
-    MDB_val k = {6, "format"}, v = {18, "tracenode-store-v1"};
+    struct fx_raw r;
+    MDB_dbi mud;
 
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "mud", 0, &mud), 0);
-    assert_int_equal(mdb_drop(txn, mud, 1), 0);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    fx_make_old_format(dir, "tracenode-store-v1");
+    mud = fx_raw_open(&r, dir, true, "mud");
+    assert_int_equal(mdb_drop(r.txn, mud, 1), 0);
+    fx_raw_close(&r, true);
 }
 
 /* A v1 repository is refused read-only (with the way out) and upgraded by a writable
- * open, which indexes the anchors it holds: the versioning rule then still holds. */
+ * open, which indexes the anchors it holds (the versioning rule then still holds) and
+ * rebuilds the Merkle tree under the new keys. */
 static void test_upgrade_from_v1(void **state)
 {
     struct fx *f = *state;
@@ -194,7 +187,7 @@ static void test_upgrade_from_v1(void **state)
     struct store_mud_anchor cur;
     struct store_repo *ro = NULL;
     static uint8_t b[PROTO_RECORD_MAX];
-    uint8_t v1[PROTO_ID_LEN], item[PROTO_ID_LEN];
+    uint8_t v1[PROTO_ID_LEN], item[PROTO_ID_LEN], root[HL], after[HL];
     char err[512] = "";
     size_t len;
 
@@ -202,6 +195,7 @@ static void test_upgrade_from_v1(void **state)
     len = anchor(&c, URL, "2025-03-01T09:00:00Z", 1, NULL, b);
     fx_append_ok(t, f, b, len, v1);
     fx_chain_next(&c, v1);
+    EXPECT_RC(store_root(t, "mfr", 2, root), 0, "root before");
     fx_commit(t);
     store_close(f->repo);
     f->repo = NULL;
@@ -213,6 +207,8 @@ static void test_upgrade_from_v1(void **state)
     t = fx_begin(f->repo, true);
     EXPECT_RC(store_mud_current(t, "mfr", URL, &cur), 0, "the anchor is indexed again");
     EXPECT_HASH(cur.id, v1, "current is v1");
+    EXPECT_RC(store_root(t, "mfr", 2, after), 0, "root after");
+    EXPECT_HASH(after, root, "the rebuilt tree has the same root");
     len = anchor(&c, URL, "2025-01-01T00:00:00Z", 2, v1, b);
     expect_refused(t, f, b, len, "older last-update after the upgrade");
     store_txn_abort(t);

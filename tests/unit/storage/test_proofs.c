@@ -8,8 +8,6 @@
  * SUBPROOF), recomputing every subtree from the leaves. */
 #include "fixture.h"
 
-#include <lmdb.h>
-
 typedef uint8_t hash_t[HL];
 
 /* --- reference ------------------------------------------------------------------------- */
@@ -502,55 +500,6 @@ static void test_checkpoints(void **state)
 
 /* --- the stored layout, read with LMDB directly ---------------------------------------- */
 
-struct raw {
-    MDB_env *env;
-    MDB_txn *txn;
-};
-
-/* The repository in dir, opened with LMDB itself (the repo must be closed: one
- * environment per process at a time). */
-static MDB_dbi raw_open(struct raw *r, const char *dir, bool write, const char *db)
-{
-    MDB_dbi dbi;
-
-    assert_int_equal(mdb_env_create(&r->env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
-    assert_int_equal(mdb_env_open(r->env, dir, write ? 0 : MDB_RDONLY, 0600), 0);
-    assert_int_equal(mdb_txn_begin(r->env, NULL, write ? 0 : MDB_RDONLY, &r->txn), 0);
-    assert_int_equal(mdb_dbi_open(r->txn, db, 0, &dbi), 0);
-    return dbi;
-}
-
-static void raw_close(struct raw *r, bool commit)
-{
-    if (commit)
-        assert_int_equal(mdb_txn_commit(r->txn), 0);
-    else
-        mdb_txn_abort(r->txn);
-    mdb_env_close(r->env);
-}
-
-/* The perfect subtrees of a tree of n leaves in the order appends complete them
- * (post-order), as (level, index) pairs; returns how many (2n - popcount(n)). */
-static size_t post_order(uint64_t n, unsigned *level, uint64_t *index)
-{
-    size_t k = 0;
-
-    for (uint64_t leaf = 0; leaf < n; leaf++) {
-        uint64_t i = leaf;
-        unsigned l = 0;
-        level[k] = 0;
-        index[k++] = i;
-        while (i & 1) {
-            l++;
-            i >>= 1;
-            level[k] = l;
-            index[k++] = i;
-        }
-    }
-    return k;
-}
-
 /* The reference hash of perfect subtree (level, index). */
 static void ref_subtree(const hash_t *leaves, unsigned level, uint64_t index, uint8_t out[HL])
 {
@@ -570,7 +519,7 @@ static void test_nodes_in_post_order_pack_pages(void **state)
     hash_t *leaves = calloc(N, HL);
     unsigned *level = calloc(NODES, sizeof *level);
     uint64_t *index = calloc(NODES, sizeof *index);
-    struct raw r;
+    struct fx_raw r;
     MDB_dbi merkle;
     MDB_cursor *c;
     MDB_val k, v;
@@ -588,9 +537,9 @@ static void test_nodes_in_post_order_pack_pages(void **state)
     store_close(f->repo);
     f->repo = NULL;
 
-    want = post_order(N, level, index);
+    want = fx_post_order(N, level, index);
     assert_int_equal(want, 2 * N - (size_t)__builtin_popcountll(N));
-    merkle = raw_open(&r, f->dir, false, "merkle");
+    merkle = fx_raw_open(&r, f->dir, false, "merkle");
     assert_int_equal(mdb_cursor_open(r.txn, merkle, &c), 0);
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), got++) {
@@ -608,58 +557,10 @@ static void test_nodes_in_post_order_pack_pages(void **state)
      * 2-byte slot); at least 80% of the leaf pages' room is used */
     assert_true((double)st.ms_leaf_pages * st.ms_psize * 0.8 <= (double)got * 54);
     mdb_cursor_close(c);
-    raw_close(&r, false);
+    fx_raw_close(&r, false);
     free(leaves);
     free(level);
     free(index);
-}
-
-/* Rewrites the Merkle nodes of the (closed) repository in dir in format v2's layout,
- * shard (4) | level (1) | index (8), and marks it v2. Each shard's nodes are in post-order
- * under the current keys, which gives their (level, index). */
-static void make_v2(const char *dir)
-{
-    struct raw r;
-    MDB_dbi merkle = raw_open(&r, dir, true, "merkle"), meta;
-    MDB_val k, v, fk = {6, "format"}, fv = {18, "tracenode-store-v2"};
-    MDB_cursor *c;
-    enum { MAX = 4096 };
-    static uint8_t keys[MAX][12], vals[MAX][HL], old[MAX][13];
-    static unsigned level[MAX];
-    static uint64_t index[MAX];
-    size_t n = 0, first = 0;
-
-    assert_int_equal(mdb_cursor_open(r.txn, merkle, &c), 0);
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
-        assert_true(n < MAX && k.mv_size == 12 && v.mv_size == HL);
-        memcpy(keys[n], k.mv_data, 12);
-        memcpy(vals[n], v.mv_data, HL);
-    }
-    mdb_cursor_close(c);
-    assert_int_equal(mdb_drop(r.txn, merkle, 0), 0);
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && memcmp(keys[i], keys[first], 4) == 0)
-            continue;
-        /* keys[first..i) are one shard's: count its leaves, then number them */
-        uint64_t leaves = 0;
-        while (2 * leaves - (uint64_t)__builtin_popcountll(leaves) < i - first)
-            leaves++;
-        assert_int_equal(post_order(leaves, level + first, index + first), i - first);
-        for (size_t j = first; j < i; j++) {
-            memcpy(old[j], keys[j], 4);
-            old[j][4] = (uint8_t)level[j];
-            for (int b = 0; b < 8; b++)
-                old[j][5 + b] = (uint8_t)(index[j] >> (56 - 8 * b));
-            k = (MDB_val){13, old[j]};
-            v = (MDB_val){HL, vals[j]};
-            assert_int_equal(mdb_put(r.txn, merkle, &k, &v, 0), 0);
-        }
-        first = i;
-    }
-    assert_int_equal(mdb_dbi_open(r.txn, "meta", 0, &meta), 0);
-    assert_int_equal(mdb_put(r.txn, meta, &fk, &fv, 0), 0);
-    raw_close(&r, true);
 }
 
 /* A v2 repository is refused read-only (saying how to upgrade it) and upgraded by a
@@ -685,7 +586,7 @@ static void test_upgrade_from_v2(void **state)
     fx_commit(t);
     store_close(f->repo);
     f->repo = NULL;
-    make_v2(f->dir);
+    fx_make_old_format(f->dir, "tracenode-store-v2");
 
     EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), TN_ERR_CORRUPT, "read-only v2");
     assert_non_null(strstr(err, "tracenode-store-v2"));
@@ -707,22 +608,89 @@ static void test_upgrade_from_v2(void **state)
     f->repo = NULL;
     EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), 0, "read-only after the upgrade");
     store_close(ro);
+    {
+        /* only the new tree is left: every key the new layout's, as many as both shards'
+         * perfect subtrees */
+        struct fx_raw r;
+        MDB_dbi merkle = fx_raw_open(&r, f->dir, false, "merkle");
+        MDB_cursor *c;
+        MDB_val k, v;
+        uint64_t n = 0, want = 2 * (N + 1) - (uint64_t)__builtin_popcountll(N + 1) + 2 * NC -
+                               (uint64_t)__builtin_popcountll(NC);
+        assert_int_equal(mdb_cursor_open(r.txn, merkle, &c), 0);
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++)
+            assert_int_equal(k.mv_size, 12);
+        EXPECT_U64(n, want, "nodes after the upgrade");
+        mdb_cursor_close(c);
+        fx_raw_close(&r, false);
+    }
 }
 
-/* A v2 repository whose records have a gap cannot have its trees rebuilt: the writable
- * open fails with the reason and leaves the repository as it was (still v2). */
-static void test_upgrade_refuses_a_gap(void **state)
+/* Copies the file src to dst (the repository's data file, to damage it several ways). */
+static void copy_file(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    char buf[1 << 16];
+    size_t n;
+
+    assert_true(in && out);
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    assert_int_equal(fclose(in), 0);
+    assert_int_equal(fclose(out), 0);
+}
+
+enum damage { DROP_MIDDLE, DROP_LAST, CHANGE_BYTE };
+
+/* Damages mfr's records in the (closed, v2) repository in dir: the first shard's. */
+static void damage(const char *dir, enum damage what)
+{
+    struct fx_raw r;
+    MDB_dbi records = fx_raw_open(&r, dir, true, "records");
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint8_t copy[PROTO_RECORD_MAX + PROTO_ID_LEN];
+
+    assert_int_equal(mdb_cursor_open(r.txn, records, &c), 0);
+    assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+    if (what == DROP_MIDDLE) {
+        assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_NEXT), 0); /* seq 1 */
+        assert_int_equal(mdb_cursor_del(c, 0), 0);
+    } else if (what == DROP_LAST) {
+        for (int i = 0; i < 9; i++)
+            assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_NEXT), 0); /* seq 9 */
+        assert_int_equal(mdb_cursor_del(c, 0), 0);
+    } else {
+        assert_true(v.mv_size <= sizeof copy);
+        memcpy(copy, v.mv_data, v.mv_size);
+        copy[v.mv_size - 1] ^= 0x01; /* the last byte of the signature */
+        v.mv_data = copy;
+        assert_int_equal(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
+    }
+    mdb_cursor_close(c);
+    fx_raw_close(&r, true);
+}
+
+/* A v2 repository whose records do not make the tree it holds cannot be upgraded: a gap,
+ * a missing last record, a changed record byte. The writable open fails with the reason
+ * and leaves the repository as it was (still v2, its old tree in place). */
+static void test_upgrade_refuses_damage(void **state)
 {
     struct fx *f = *state;
     struct fx_chain m = fx_chain_of(f, ORG_MFR);
+    static const struct {
+        enum damage what;
+        const char *reason;
+    } cases[] = {
+        {DROP_MIDDLE, "shard mfr: record 1 is missing"},
+        {DROP_LAST, "shard mfr: 9 records stored where it holds 10"},
+        {CHANGE_BYTE, "shard mfr: the tree rebuilt from its records has another root"},
+    };
     hash_t leaves[10];
     struct store_repo *repo = NULL;
     struct store_txn *t;
-    struct raw r;
-    MDB_dbi records;
-    MDB_cursor *c;
-    MDB_val k, v;
-    char err[512] = "";
+    char err[512] = "", data[600], saved[600];
 
     t = fx_begin(f->repo, true);
     for (int i = 0; i < 10; i++)
@@ -730,21 +698,32 @@ static void test_upgrade_refuses_a_gap(void **state)
     fx_commit(t);
     store_close(f->repo);
     f->repo = NULL;
-    make_v2(f->dir);
-    records = raw_open(&r, f->dir, true, "records");
-    assert_int_equal(mdb_cursor_open(r.txn, records, &c), 0);
-    assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
-    assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_NEXT), 0); /* seq 1 */
-    assert_int_equal(mdb_cursor_del(c, 0), 0);
-    mdb_cursor_close(c);
-    raw_close(&r, true);
+    fx_make_old_format(f->dir, "tracenode-store-v2");
+    snprintf(data, sizeof data, "%s/data.mdb", f->dir);
+    snprintf(saved, sizeof saved, "%s/v2.mdb", f->dir);
+    copy_file(data, saved);
 
-    EXPECT_RC(store_open(f->dir, 0, false, &repo, err, sizeof err), TN_ERR_CORRUPT,
-              "upgrade over a gap");
-    assert_non_null(strstr(err, "cannot upgrade the repository from tracenode-store-v2"));
-    EXPECT_RC(store_open(f->dir, 0, true, &repo, err, sizeof err), TN_ERR_CORRUPT,
-              "still v2 read-only");
-    assert_non_null(strstr(err, "tracenode-store-v2"));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fx_raw r;
+        MDB_dbi merkle;
+        MDB_stat st;
+
+        copy_file(saved, data);
+        damage(f->dir, cases[i].what);
+        err[0] = '\0';
+        EXPECT_RC(store_open(f->dir, 0, false, &repo, err, sizeof err), TN_ERR_CORRUPT,
+                  "upgrade, case %zu", i);
+        assert_non_null(strstr(err, "cannot upgrade the repository from tracenode-store-v2: "));
+        if (!strstr(err, cases[i].reason))
+            fail_msg("case %zu: '%s' does not say '%s'", i, err, cases[i].reason);
+        EXPECT_RC(store_open(f->dir, 0, true, &repo, err, sizeof err), TN_ERR_CORRUPT,
+                  "still v2 read-only, case %zu", i);
+        assert_non_null(strstr(err, "tracenode-store-v2"));
+        merkle = fx_raw_open(&r, f->dir, false, "merkle");
+        assert_int_equal(mdb_stat(r.txn, merkle, &st), 0);
+        EXPECT_U64(st.ms_entries, 2 * 10 - 2, "the old tree is still there, case %zu", i);
+        fx_raw_close(&r, false);
+    }
 }
 
 int main(void)
@@ -757,7 +736,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nodes_in_post_order_pack_pages, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_v2, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_upgrade_refuses_a_gap, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_refuses_damage, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("storage/proofs", tests, NULL, NULL);
 }
