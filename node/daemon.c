@@ -255,6 +255,9 @@ int node_run(const struct node_config *cfg)
         code = 4;
         goto out;
     }
+    if (store_upgraded_from(n.repo))
+        node_info("upgraded the repository from %s to the current format",
+                  store_upgraded_from(n.repo));
     if ((code = pin_identity(&n, &file_eco)) != 0)
         goto out;
     if (node_eco_reload(&n) != 0) {

@@ -22,6 +22,7 @@ struct store_repo {
     MDB_dbi evidence;    /* shard no (4) | at (8) | kind (1) | SHA-256(a || b) -> evidence */
     MDB_dbi mud;         /* text key of a MUD URL -> dup: shard no (4) | id of an anchor of it */
     MDB_dbi secrets;     /* record id | field name -> salt (32) | value */
+    char upgraded_from[32]; /* the format this open upgraded, "" if none */
 };
 
 struct store_txn {

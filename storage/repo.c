@@ -108,6 +108,8 @@ static int upgrade(struct store_repo *repo, MDB_txn *mtxn, const MDB_val *from, 
     snprintf(was, sizeof was, "%.*s", (int)from->mv_size, (const char *)from->mv_data);
     if ((rc = store__upgrade(&t, format_is(from, FORMAT_V1), why, sizeof why)) != 0)
         snprintf(err, errlen, "cannot upgrade the repository from %s: %s", was, why);
+    else
+        snprintf(repo->upgraded_from, sizeof repo->upgraded_from, "%s", was);
     return rc;
 }
 
@@ -169,6 +171,11 @@ static int open_dbs(struct store_repo *repo, char *err, size_t errlen)
         return store__err(rc);
     }
     return 0;
+}
+
+const char *store_upgraded_from(const struct store_repo *repo)
+{
+    return repo->upgraded_from[0] ? repo->upgraded_from : NULL;
 }
 
 int store_open(const char *dir, uint64_t map_size, bool readonly, struct store_repo **out,

@@ -33,6 +33,10 @@ int store_open(const char *dir, uint64_t map_size, bool readonly, struct store_r
 /* Closes the environment; all transactions must have ended. NULL is a no-op. */
 void store_close(struct store_repo *repo);
 
+/* The older format store_open upgraded the repository from ("tracenode-store-v2", say),
+ * or NULL when it was already current. */
+const char *store_upgraded_from(const struct store_repo *repo);
+
 /* The map size in force (bytes). */
 uint64_t store_map_size(const struct store_repo *repo);
 

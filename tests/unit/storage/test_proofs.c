@@ -592,6 +592,8 @@ static void test_upgrade_from_v2(void **state)
     assert_non_null(strstr(err, "tracenode-store-v2"));
     assert_non_null(strstr(err, "start tracenode on it once"));
     fx_open(f, 0, false, &f->repo);
+    assert_non_null(store_upgraded_from(f->repo));
+    assert_string_equal(store_upgraded_from(f->repo), "tracenode-store-v2");
     t = fx_begin(f->repo, true);
     for (uint64_t n = 1; n <= N; n++)
         check_root(t, "mfr", (const hash_t *)leaves, n);
@@ -607,6 +609,7 @@ static void test_upgrade_from_v2(void **state)
     store_close(f->repo);
     f->repo = NULL;
     EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), 0, "read-only after the upgrade");
+    assert_null(store_upgraded_from(ro)); /* current now: nothing to upgrade */
     store_close(ro);
     {
         /* only the new tree is left: every key the new layout's, as many as both shards'
