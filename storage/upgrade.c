@@ -63,16 +63,21 @@ struct shards {
     size_t errlen;
 };
 
-/* A node under format v2's key, shard (4) | level (1) | index (8). */
+struct v2_tree {
+    struct store_txn *txn;
+    uint32_t no;
+};
+
+/* A node of shard no under format v2's key, shard (4) | level (1) | index (8). */
 static int v2_node(void *ctx, unsigned level, uint64_t index, uint8_t out[CRY_HASH_LEN])
 {
-    const struct old_shard *s = ((struct shards *)ctx)->s + ((struct shards *)ctx)->n;
-    struct store_txn *txn = ((struct shards *)ctx)->txn;
+    const struct v2_tree *t = ctx;
+    struct store_txn *txn = t->txn;
     uint8_t key[13];
     MDB_val k = {sizeof key, key}, v;
     int rc;
 
-    store__put_be32(key, s->no);
+    store__put_be32(key, t->no);
     key[4] = (uint8_t)level;
     store__put_be64(key + 5, index);
     if ((rc = mdb_get(txn->txn, txn->repo->merkle, &k, &v)) != 0)
@@ -83,11 +88,12 @@ static int v2_node(void *ctx, unsigned level, uint64_t index, uint8_t out[CRY_HA
     return 0;
 }
 
-/* Notes each shard and its root under the old keys (n is the shard being filled in). */
+/* Notes each shard and its root under the old keys. */
 static int note_shard(void *ctx, const char *org, const struct store_shard *s)
 {
     struct shards *sh = ctx;
-    struct cry_merkle_source src = {v2_node, sh};
+    struct v2_tree tree = {sh->txn, s->no};
+    struct cry_merkle_source src = {v2_node, &tree};
     struct old_shard *o;
     int rc;
 
