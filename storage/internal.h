@@ -61,6 +61,10 @@ int store__shard_save(struct store_txn *txn, const char *org,
 /* Merkle: adds leaf number index (= old size) with the given leaf hash. */
 int store__merkle_add_leaf(struct store_txn *txn, uint32_t shard, uint64_t index,
                            const uint8_t leaf[CRY_HASH_LEN]) TN_MUST_CHECK;
+/* The hash stored in the merkle database under key (any format's); TN_ERR_NOT_FOUND when
+ * there is none. */
+int store__merkle_read(struct store_txn *txn, const uint8_t *key, size_t key_len,
+                       uint8_t out[CRY_HASH_LEN]) TN_MUST_CHECK;
 /* The stored hash of the perfect subtree (level, index) of a shard; TN_ERR_NOT_FOUND when
  * it is not stored. */
 int store__merkle_get(struct store_txn *txn, uint32_t shard, unsigned level, uint64_t index,

@@ -6,10 +6,12 @@
  *
  * A node is keyed by its shard and its position in post-order, the order in which appends
  * complete them: leaf 0, leaf 1, node (1,0), leaf 2, leaf 3, (1,1), (2,0), ... So every
- * node a shard gains goes after all of that shard's nodes, which is where LMDB packs pages
- * full. Format v2 keyed them by (shard, level, index): each new leaf went between levels 0
- * and 1, every page split in the middle and the database was half empty (230 bytes a
- * record at 1,000,000 records instead of about 116). */
+ * node a shard gains goes after all of that shard's nodes, and LMDB leaves a page full when
+ * the entry it splits for goes at the page's end. Format v2 keyed them by (shard, level,
+ * index): each new leaf went between levels 0 and 1, every page split in the middle and
+ * the database was half empty (230 bytes a record at 1,000,000 records in one shard, 111
+ * now). With several shards growing, the page where one shard's range meets the next
+ * still splits in the middle (docs/STORAGE.md). */
 #include "storage/internal.h"
 
 #include <string.h>
@@ -34,21 +36,28 @@ static bool node_key(uint8_t key[NODE_KEY_LEN], uint32_t shard, unsigned level, 
     return true;
 }
 
-int store__merkle_get(struct store_txn *txn, uint32_t shard, unsigned level, uint64_t index,
-                      uint8_t out[CRY_HASH_LEN])
+int store__merkle_read(struct store_txn *txn, const uint8_t *key, size_t key_len,
+                       uint8_t out[CRY_HASH_LEN])
 {
-    uint8_t key[NODE_KEY_LEN];
-    MDB_val k = {sizeof key, key}, v;
+    MDB_val k = {key_len, (void *)key}, v;
     int rc;
 
-    if (!node_key(key, shard, level, index))
-        return TN_ERR_NOT_FOUND;
     if ((rc = mdb_get(txn->txn, txn->repo->merkle, &k, &v)) != 0)
         return store__err(rc);
     if (v.mv_size != CRY_HASH_LEN)
         return TN_ERR_CORRUPT;
     memcpy(out, v.mv_data, CRY_HASH_LEN);
     return 0;
+}
+
+int store__merkle_get(struct store_txn *txn, uint32_t shard, unsigned level, uint64_t index,
+                      uint8_t out[CRY_HASH_LEN])
+{
+    uint8_t key[NODE_KEY_LEN];
+
+    if (!node_key(key, shard, level, index))
+        return TN_ERR_NOT_FOUND;
+    return store__merkle_read(txn, key, sizeof key, out);
 }
 
 /* A node the shard's size says is there: missing means the repository is damaged. */

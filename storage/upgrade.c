@@ -72,20 +72,14 @@ struct v2_tree {
 static int v2_node(void *ctx, unsigned level, uint64_t index, uint8_t out[CRY_HASH_LEN])
 {
     const struct v2_tree *t = ctx;
-    struct store_txn *txn = t->txn;
     uint8_t key[13];
-    MDB_val k = {sizeof key, key}, v;
     int rc;
 
     store__put_be32(key, t->no);
     key[4] = (uint8_t)level;
     store__put_be64(key + 5, index);
-    if ((rc = mdb_get(txn->txn, txn->repo->merkle, &k, &v)) != 0)
-        return rc == MDB_NOTFOUND ? TN_ERR_CORRUPT : store__err(rc);
-    if (v.mv_size != CRY_HASH_LEN)
-        return TN_ERR_CORRUPT;
-    memcpy(out, v.mv_data, CRY_HASH_LEN);
-    return 0;
+    rc = store__merkle_read(t->txn, key, sizeof key, out);
+    return rc == TN_ERR_NOT_FOUND ? TN_ERR_CORRUPT : rc;
 }
 
 /* Notes each shard and its root under the old keys. */
