@@ -53,6 +53,7 @@ struct old_shard {
     uint32_t no;
     uint64_t size;
     uint8_t root[CRY_HASH_LEN]; /* under the old keys, at size */
+    uint64_t held;              /* records found while rebuilding */
 };
 
 struct shards {
@@ -103,6 +104,7 @@ static int note_shard(void *ctx, const char *org, const struct store_shard *s)
     snprintf(o->org, sizeof o->org, "%s", org);
     o->no = s->no;
     o->size = s->size;
+    o->held = 0;
     if ((rc = cry_merkle_root(&src, s->size, o->root)) != 0) {
         snprintf(sh->err, sh->errlen, "shard %s: its Merkle tree of %llu records is %s", org,
                  (unsigned long long)s->size,
@@ -113,7 +115,7 @@ static int note_shard(void *ctx, const char *org, const struct store_shard *s)
     return 0;
 }
 
-static const struct old_shard *shard_no(const struct shards *sh, uint32_t no)
+static struct old_shard *shard_no(struct shards *sh, uint32_t no)
 {
     for (size_t i = 0; i < sh->n; i++)
         if (sh->s[i].no == no)
@@ -121,20 +123,12 @@ static const struct old_shard *shard_no(const struct shards *sh, uint32_t no)
     return NULL;
 }
 
-static int short_shard(const struct shards *sh, const struct old_shard *s, uint64_t held)
-{
-    snprintf(sh->err, sh->errlen, "shard %s: %llu records stored where it holds %llu", s->org,
-             (unsigned long long)held, (unsigned long long)s->size);
-    return TN_ERR_CORRUPT;
-}
-
 /* Adds every stored record as a leaf of its shard's new tree, checking that each shard's
  * records are exactly its positions 0 .. size-1. */
 static int add_leaves(struct shards *sh)
 {
     struct store_txn *txn = sh->txn;
-    const struct old_shard *cur = NULL;
-    uint64_t next = 0; /* the position cur expects next */
+    struct old_shard *cur = NULL;
     MDB_cursor *c;
     MDB_val k, v;
     int mrc, rc;
@@ -155,27 +149,20 @@ static int add_leaves(struct shards *sh)
         }
         no = store__get_be32(k.mv_data);
         seq = store__get_be64((const uint8_t *)k.mv_data + 4);
-        if (!cur || cur->no != no) {
-            if (cur && next != cur->size) {
-                rc = short_shard(sh, cur, next);
-                break;
-            }
-            if (!(cur = shard_no(sh, no))) {
-                snprintf(sh->err, sh->errlen, "records of shard number %u, which no org has",
-                         (unsigned)no);
-                rc = TN_ERR_CORRUPT;
-                break;
-            }
-            next = 0;
-        }
-        if (seq != next || seq >= cur->size) {
-            snprintf(sh->err, sh->errlen, "shard %s: record %llu is %s", cur->org,
-                     (unsigned long long)(seq != next ? next : seq),
-                     seq != next ? "missing" : "past the shard's size");
+        if ((!cur || cur->no != no) && !(cur = shard_no(sh, no))) {
+            snprintf(sh->err, sh->errlen, "records of shard number %u, which no org has",
+                     (unsigned)no);
             rc = TN_ERR_CORRUPT;
             break;
         }
-        next++;
+        if (seq != cur->held || seq >= cur->size) {
+            snprintf(sh->err, sh->errlen, "shard %s: record %llu is %s", cur->org,
+                     (unsigned long long)cur->held,
+                     seq != cur->held ? "missing" : "past the shard's size");
+            rc = TN_ERR_CORRUPT;
+            break;
+        }
+        cur->held++;
         cry_merkle_leaf_hash(leaf, (const uint8_t *)v.mv_data + PROTO_ID_LEN,
                              v.mv_size - PROTO_ID_LEN);
         rc = store__merkle_add_leaf(txn, no, seq, leaf);
@@ -183,19 +170,13 @@ static int add_leaves(struct shards *sh)
     mdb_cursor_close(c);
     if (rc == 0 && mrc != MDB_NOTFOUND)
         rc = store__err(mrc);
-    if (rc == 0 && cur && next != cur->size)
-        rc = short_shard(sh, cur, next);
-    /* a shard with a size but no record at all */
-    for (size_t i = 0; rc == 0 && i < sh->n; i++) {
-        uint8_t id[PROTO_ID_LEN];
-        MDB_val rk = {12, id}, rv;
-        if (sh->s[i].size == 0)
-            continue;
-        store__put_be32(id, sh->s[i].no);
-        store__put_be64(id + 4, 0);
-        if (mdb_get(txn->txn, txn->repo->records, &rk, &rv) == MDB_NOTFOUND)
-            rc = short_shard(sh, &sh->s[i], 0);
-    }
+    for (size_t i = 0; rc == 0 && i < sh->n; i++)
+        if (sh->s[i].held != sh->s[i].size) {
+            snprintf(sh->err, sh->errlen, "shard %s: %llu records stored where it holds %llu",
+                     sh->s[i].org, (unsigned long long)sh->s[i].held,
+                     (unsigned long long)sh->s[i].size);
+            rc = TN_ERR_CORRUPT;
+        }
     return rc;
 }
 
