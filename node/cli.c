@@ -105,7 +105,7 @@ int cli_repo_open(struct cli *cli, struct cli_repo *r)
     if (node_paths_init(&r->paths, cli->data_dir, err, sizeof err) != 0)
         return cli_error(CLI_USAGE, "%s", err);
     if ((rc = store_open(r->paths.db, 0, true, &r->repo, err, sizeof err)) != 0) {
-        if (strstr(err, "start tracenode on it once")) /* an older format: it says what to do */
+        if (strstr(err, STORE_UPGRADE_WAY_OUT)) /* the repository is fine: no hint of ours */
             return cli_error(CLI_IO, "%s", err);
         return cli_error(CLI_IO, "%s (is --data %s a tracenode data dir?)", err, cli->data_dir);
     }

@@ -125,9 +125,8 @@ static int open_dbs(struct store_repo *repo, char *err, size_t errlen)
     }
     if ((rc = mdb_dbi_open(txn, "meta", repo->readonly ? 0 : MDB_CREATE, &repo->meta)) == 0 &&
         mdb_get(txn, repo->meta, &k, &v) == 0 && format_old(&v) && repo->readonly) {
-        snprintf(err, errlen, "the repository has format %.*s: start tracenode on it once to "
-                              "upgrade it to %s", (int)v.mv_size, (const char *)v.mv_data,
-                 FORMAT_VALUE);
+        snprintf(err, errlen, "the repository has format %.*s: " STORE_UPGRADE_WAY_OUT " to %s",
+                 (int)v.mv_size, (const char *)v.mv_data, FORMAT_VALUE);
         mdb_txn_abort(txn);
         return TN_ERR_CORRUPT;
     }

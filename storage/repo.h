@@ -29,6 +29,9 @@ struct store_txn;
  * directory that holds no repository fails with TN_ERR_NOT_FOUND. Reason in err. */
 int store_open(const char *dir, uint64_t map_size, bool readonly, struct store_repo **out,
                char *err, size_t errlen) TN_MUST_CHECK;
+/* What a readonly store_open of an older format says to do, in its err (the repository
+ * is fine, only not upgraded yet). */
+#define STORE_UPGRADE_WAY_OUT "start tracenode on it once to upgrade it"
 
 /* Closes the environment; all transactions must have ended. NULL is a no-op. */
 void store_close(struct store_repo *repo);
