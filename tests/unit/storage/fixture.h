@@ -168,10 +168,16 @@ static inline int fx_teardown(void **state)
 }
 
 /* Closes and reopens f->repo (same dir, map size as recorded). */
-static inline void fx_reopen(struct fx *f)
+/* Closes the fixture's repository (LMDB allows one environment per process at a time). */
+static inline void fx_close(struct fx *f)
 {
     store_close(f->repo);
     f->repo = NULL;
+}
+
+static inline void fx_reopen(struct fx *f)
+{
+    fx_close(f);
     fx_open(f, 0, false, &f->repo);
 }
 

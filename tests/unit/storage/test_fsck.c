@@ -127,8 +127,7 @@ static void build(struct fx *f, uint8_t ids[8][PROTO_ID_LEN])
 /* Raw access to the environment, for damage: the repository is closed meanwhile. */
 static MDB_dbi raw_open(struct fx *f, struct fx_raw *r, const char *db)
 {
-    store_close(f->repo);
-    f->repo = NULL;
+    fx_close(f);
     return fx_raw_open(r, f->dir, true, db);
 }
 

@@ -197,8 +197,7 @@ static void test_upgrade_from_v1(void **state)
     fx_chain_next(&c, v1);
     EXPECT_RC(store_root(t, "mfr", 2, root), 0, "root before");
     fx_commit(t);
-    store_close(f->repo);
-    f->repo = NULL;
+    fx_close(f);
     make_v1(f->dir);
 
     EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), TN_ERR_CORRUPT, "read-only v1");
@@ -212,8 +211,7 @@ static void test_upgrade_from_v1(void **state)
     len = anchor(&c, URL, "2025-01-01T00:00:00Z", 2, v1, b);
     expect_refused(t, f, b, len, "older last-update after the upgrade");
     store_txn_abort(t);
-    store_close(f->repo); /* one environment per process at a time (LMDB) */
-    f->repo = NULL;
+    fx_close(f);
     EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), 0, "read-only, now current");
     store_close(ro);
 }

@@ -336,8 +336,7 @@ static void test_proof_cost_100k(void **state)
     assert_non_null(idx);
     assert_non_null(paths);
     assert_non_null(lens);
-    store_close(f->repo);
-    f->repo = NULL;
+    fx_close(f);
     fx_open(f, UINT64_C(1) << 30, false, &f->repo);
 
     /* Built in batches of 1000 per transaction. The records are signed here, so they are
@@ -534,8 +533,7 @@ static void test_nodes_in_post_order_pack_pages(void **state)
             add_leaf(t, f, &m, leaves);
         fx_commit(t);
     }
-    store_close(f->repo);
-    f->repo = NULL;
+    fx_close(f);
 
     want = fx_post_order(N, level, index);
     assert_int_equal(want, 2 * N - (size_t)__builtin_popcountll(N));
@@ -584,8 +582,7 @@ static void test_upgrade_from_v2(void **state)
             add_ship_leaf(t, f, &cm, cleaves);
     }
     fx_commit(t);
-    store_close(f->repo);
-    f->repo = NULL;
+    fx_close(f);
     fx_make_old_format(f->dir, "tracenode-store-v2");
 
     EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), TN_ERR_CORRUPT, "read-only v2");
@@ -606,8 +603,7 @@ static void test_upgrade_from_v2(void **state)
     add_leaf(t, f, &m, leaves);
     check_root(t, "mfr", (const hash_t *)leaves, N + 1);
     fx_commit(t);
-    store_close(f->repo);
-    f->repo = NULL;
+    fx_close(f);
     EXPECT_RC(store_open(f->dir, 0, true, &ro, err, sizeof err), 0, "read-only after the upgrade");
     assert_null(store_upgraded_from(ro)); /* current now: nothing to upgrade */
     store_close(ro);
@@ -699,8 +695,7 @@ static void test_upgrade_refuses_damage(void **state)
     for (int i = 0; i < 10; i++)
         add_leaf(t, f, &m, leaves);
     fx_commit(t);
-    store_close(f->repo);
-    f->repo = NULL;
+    fx_close(f);
     fx_make_old_format(f->dir, "tracenode-store-v2");
     snprintf(data, sizeof data, "%s/data.mdb", f->dir);
     snprintf(saved, sizeof saved, "%s/v2.mdb", f->dir);

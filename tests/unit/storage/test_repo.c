@@ -120,8 +120,7 @@ static void test_open_unknown_format(void **state)
     t = fx_begin(f->repo, true);
     EXPECT_RC(store_meta_put(t, "format", "tracenode-store-v999", 20), 0, "meta put format");
     fx_commit(t);
-    store_close(f->repo);
-    f->repo = NULL;
+    fx_close(f);
     EXPECT_RC(store_open(f->dir, 0, false, &repo, err, sizeof err), TN_ERR_CORRUPT,
               "open of a repository with an unknown format");
     assert_null(repo);
@@ -369,8 +368,7 @@ static void test_map_full(void **state)
     check_committed(ro, recs, n, root);
 
     /* With a larger map, appends work again and continue the same chain. */
-    store_close(f->repo);
-    f->repo = NULL;
+    fx_close(f);
     fx_open(f, UINT64_C(8) << 20, false, &f->repo);
     EXPECT_U64(store_map_size(f->repo), UINT64_C(8) << 20, "map size after growing");
     {
