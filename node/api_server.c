@@ -16,14 +16,21 @@
 
 #define READ_CHUNK 65536
 #define CONN_BUF_MAX (PROTO_API_FRAME_MAX + 4 + READ_CHUNK)
+/* What one client may hold of the node before the node stops reading its socket: requests
+ * handed to the writer (tracectl keeps 8 in flight), and reply bytes it has not read.
+ * Without these, a client that sends without reading replies would make the node queue
+ * events and replies without limit. */
+#define CONN_WAITING_MAX 16
+#define CONN_REPLY_BYTES_MAX (1024u * 1024)
 
 struct api_conn {
     uv_pipe_t pipe;
     struct node *node;
     uint8_t *buf;
     size_t len, cap;
-    int refs; /* the handle, plus one per submission in flight */
-    bool closing;
+    int refs;       /* the handle, plus one per request at the writer */
+    size_t waiting; /* requests at the writer (submissions and imports) */
+    bool closing, reading;
     struct api_conn *next, *prev; /* open connections, for shutdown */
 };
 
@@ -35,9 +42,12 @@ struct node_api {
 
 struct write_req {
     uv_write_t req;
+    struct api_conn *conn;
     msgpack_sbuffer sb;
     uint8_t hdr[4];
 };
+
+static void conn_pump(struct api_conn *c);
 
 static void conn_unref(struct api_conn *c)
 {
@@ -71,10 +81,12 @@ static void conn_close(struct api_conn *c)
 static void on_written(uv_write_t *req, int status)
 {
     struct write_req *w = (struct write_req *)req;
+    struct api_conn *c = w->conn; /* write callbacks run before the handle's close one */
 
-    (void)status;
     msgpack_sbuffer_destroy(&w->sb);
     free(w);
+    if (status == 0)
+        conn_pump(c); /* the client read a reply: it may have room again */
 }
 
 /* Sends one framed message; w->sb holds the message. Takes ownership of w. */
@@ -87,6 +99,7 @@ static void send_msg(struct api_conn *c, struct write_req *w)
         free(w);
         return;
     }
+    w->conn = c;
     proto_frame_put_len(w->hdr, (uint32_t)w->sb.size);
     bufs[0] = uv_buf_init((char *)w->hdr, 4);
     bufs[1] = uv_buf_init(w->sb.data, (unsigned)w->sb.size);
@@ -174,6 +187,8 @@ static void submit_done(struct node_submit *s, void *ctx)
         }
     }
     submit_free(a);
+    c->waiting--;
+    conn_pump(c);
     conn_unref(c);
 }
 
@@ -220,6 +235,7 @@ static void handle_submit(struct api_conn *c, const struct proto_msg *m)
     a->s.done = submit_done;
     a->s.ctx = a;
     c->refs++;
+    c->waiting++;
     node_writer_submit(c->node->writer, &a->s);
 }
 
@@ -395,6 +411,8 @@ static void import_reply(struct api_import *a)
             pack_str(&pk, a->results[i]);
         send_msg(a->conn, w);
     }
+    a->conn->waiting--;
+    conn_pump(a->conn);
     conn_unref(a->conn);
     free(a->results);
     free(a);
@@ -514,6 +532,7 @@ static void handle_import(struct api_conn *c, const struct proto_msg *m)
     a->req_id = m->req_id;
     a->n = a->left = n;
     c->refs++;
+    c->waiting++;
     node_writer_replicate(c->node->writer, list);
 }
 
@@ -557,18 +576,24 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = c->cap - c->len;
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* A client holding CONN_WAITING_MAX requests at the writer or CONN_REPLY_BYTES_MAX of
+ * unread replies is paused: the node handles no more of its requests and stops reading
+ * its socket (so the client's writes block) until it catches up. */
+static bool conn_full(const struct api_conn *c)
 {
-    struct api_conn *c = s->data;
+    return c->waiting >= CONN_WAITING_MAX ||
+           uv_stream_get_write_queue_size((const uv_stream_t *)&c->pipe) >= CONN_REPLY_BYTES_MAX;
+}
+
+/* Handles the whole requests buffered from c while it has room, then reads from its
+ * socket only if it still has room. Called when bytes arrive and when room is freed. */
+static void conn_pump(struct api_conn *c)
+{
     size_t off = 0;
 
-    (void)buf;
-    if (nread < 0) {
-        conn_close(c);
-        return;
-    }
-    c->len += (size_t)nread;
-    while (!c->closing && c->len - off >= 4) {
+    while (!c->closing && !conn_full(c) && c->len - off >= 4) {
         uint32_t flen = proto_frame_get_len(c->buf + off);
         if (flen > PROTO_API_FRAME_MAX) {
             node_warn("local API: closing a client that sent a %u-byte frame (limit %u)", flen,
@@ -585,6 +610,29 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         memmove(c->buf, c->buf + off, c->len - off);
         c->len -= off;
     }
+    if (c->closing)
+        return;
+    if (conn_full(c) && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        c->reading = false;
+    } else if (!conn_full(c) && !c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
+            return conn_close(c);
+        c->reading = true;
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct api_conn *c = s->data;
+
+    (void)buf;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    c->len += (size_t)nread;
+    conn_pump(c);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -602,9 +650,9 @@ static void on_connection(uv_stream_t *server, int status)
     n->api->conns = c;
     uv_pipe_init(n->loop, &c->pipe, 0);
     c->pipe.data = c;
-    if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0 ||
-        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
-        conn_close(c);
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0)
+        return conn_close(c);
+    conn_pump(c); /* starts reading */
 }
 
 int node_api_start(struct node *n)
