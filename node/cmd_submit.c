@@ -13,7 +13,7 @@
 
 #define INPUT_MAX (512u * 1024 * 1024) /* bytes of event input per submit */
 #define BATCH_BYTES (4u * 1024 * 1024)
-#define WINDOW 4 /* batches in flight: the node commits one while the next queues */
+#define WINDOW 8 /* batches in flight: the node commits one while the next queues */
 
 static const char usage[] =
     "usage: tracectl submit [--data DIR] [--json] FILE|-\n"

@@ -19,7 +19,7 @@
 #include "bench_node.h"
 #include "crypto/key.h"
 
-#define WINDOW 4
+#define WINDOW 8 /* requests in flight, as tracectl submit keeps them */
 #define BATCH 1024
 
 /* Ceiling 1: Ed25519 signatures of record-sized messages, one core. */
