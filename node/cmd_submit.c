@@ -1,5 +1,6 @@
 /* tracectl submit: validate every event first (nothing is sent if any is bad), then send
  * them to the node in batches; print each id once the node reports it durable. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,12 @@ static const char usage[] =
     "\n"
     "Submits one event (a JSON object) or JSON Lines (one event per line) to the running\n"
     "node, which signs each as its org, appends it durably and prints its record id (hex),\n"
-    "one a line, in input order. Every event is checked before anything is sent: if one is\n"
-    "bad, nothing is appended (exit 2). An event whose \"id\" the org already used returns\n"
-    "the existing record id and appends nothing.\n"
+    "one a line, in input order. Every event is checked before anything is sent (a\n"
+    "mud-anchor's versioning rule against the repository too): if one is bad, nothing is\n"
+    "appended (exit 2). If the node still refuses one (another anchor stored meanwhile),\n"
+    "the ids of the events before it are printed and the error says how many after it\n"
+    "were appended. An event whose \"id\" the org already used returns the existing\n"
+    "record id and appends nothing.\n"
     "Exit codes: 0 ok, 2 bad input (nothing appended), 4 node not running or I/O error.\n"
     "If the node fails mid-way (e.g. its disk is full), the ids printed so far are durable.\n";
 
@@ -71,10 +75,17 @@ static void where(char *buf, size_t cap, const struct api_event *e)
         buf[0] = '\0';
 }
 
-static int validate_all(const struct api_event *ev, size_t n, const struct proto_ecosystem *eco,
-                        const char *org)
+/* The node's checks on arrival (node_submit_check), before anything is sent, so that a bad
+ * event appends nothing: a mud-anchor's versioning rule is checked against the repository
+ * (read-only, opened only if there is one), as the node checks it. */
+static int validate_all(struct cli *cli, const struct api_event *ev, size_t n,
+                        const struct proto_ecosystem *eco, const char *org)
 {
-    for (size_t i = 0; i < n; i++) {
+    struct cli_repo repo;
+    bool repo_open = false;
+    int code = 0;
+
+    for (size_t i = 0; i < n && code == 0; i++) {
         struct proto_event e;
         char err[512], at[32];
         int rc = proto_event_parse(ev[i].text, ev[i].len, &e, err, sizeof err);
@@ -82,17 +93,31 @@ static int validate_all(const struct api_event *ev, size_t n, const struct proto
             rc = proto_event_check_context(&e, eco, org, err, sizeof err);
         if (rc == 0)
             rc = proto_event_check_size(&e, eco->network, org, err, sizeof err);
+        if (rc == 0 && e.rec.type == PROTO_T_MUD_ANCHOR) {
+            struct proto_record probe = e.rec;
+            probe.org = org;
+            if (!repo_open && (code = cli_repo_open(cli, &repo)) != 0) {
+                proto_event_release(&e);
+                break;
+            }
+            repo_open = true;
+            rc = store_mud_check(repo.txn, &probe, err, sizeof err);
+        }
         proto_event_release(&e);
         if (rc != 0) {
             where(at, sizeof at, &ev[i]);
-            return cli_error(CLI_USAGE, "%s%s (nothing was submitted)", at, err);
+            code = cli_error(CLI_USAGE, "%s%s (nothing was submitted)", at, err);
         }
     }
-    return 0;
+    if (repo_open)
+        cli_repo_close(&repo);
+    return code;
 }
 
 struct batch {
     size_t first, n;
+    int64_t req_id;
+    bool answered;
 };
 
 /* Next batch starting at *next: at most PROTO_API_SUBMIT_MAX events and BATCH_BYTES. */
@@ -129,7 +154,10 @@ int cmd_submit(int argc, char **argv)
     struct proto_ecosystem eco = {0};
     struct api_event *ev = NULL;
     struct batch inflight[WINDOW];
-    size_t n_pos, n_ev = 0, next = 0, head = 0, count = 0, printed = 0;
+    size_t n_pos, n_ev = 0, next = 0, head = 0, count = 0, printed = 0, after = 0;
+    size_t fail_at = SIZE_MAX; /* the first event the node refused, in input order */
+    char fail_msg[700];
+    int fail_code = CLI_OK;
     const char *pos[1];
     char *input = NULL, err[512], org[PROTO_ID_MAX + 1];
     json_t *ids = NULL;
@@ -158,16 +186,24 @@ int cmd_submit(int argc, char **argv)
     }
     if ((code = get_context(&c, &eco, org, sizeof org)) != 0)
         goto out;
-    if ((code = validate_all(ev, n_ev, &eco, org)) != 0)
+    if ((code = validate_all(&cli, ev, n_ev, &eco, org)) != 0)
         goto out;
     if (cli.json)
         ids = json_array();
 
-    /* Keep up to WINDOW batches in flight; replies come back in order. */
+    /* Keep up to WINDOW batches in flight. Accepted batches are answered in order; a batch
+     * the node refuses on arrival (what the checks above cannot see: another mud-anchor
+     * stored meanwhile) is answered at once, ahead of them, so replies are matched by
+     * req_id. After a refusal nothing more is sent, but every batch already sent is waited
+     * for: what was appended is settled, and said, when tracectl exits. */
     for (;;) {
         struct proto_msg m;
-        while (count < WINDOW && next_batch(ev, n_ev, &next, &inflight[(head + count) % WINDOW])) {
-            struct batch *b = &inflight[(head + count) % WINDOW];
+        struct batch *b = NULL;
+        while (fail_at == SIZE_MAX && count < WINDOW &&
+               next_batch(ev, n_ev, &next, &inflight[(head + count) % WINDOW])) {
+            b = &inflight[(head + count) % WINDOW];
+            b->req_id = c.next_id;
+            b->answered = false;
             if ((rc = api_client_send_submit(&c, ev + b->first, b->n)) != 0) {
                 code = cli_error(CLI_IO, "the node closed the connection (stopped?)");
                 goto out;
@@ -180,8 +216,17 @@ int cmd_submit(int argc, char **argv)
             code = cli_error(CLI_IO, "%s; %zu of %zu events acknowledged", err, printed, n_ev);
             goto out;
         }
-        if (m.type == PROTO_API_OK && m.body->type == MSGPACK_OBJECT_ARRAY &&
-            m.body->via.array.size == inflight[head].n) {
+        b = NULL;
+        for (size_t j = 0; j < count; j++) {
+            struct batch *x = &inflight[(head + j) % WINDOW];
+            if (x->req_id == m.req_id && !x->answered)
+                b = x;
+        }
+        if (b && m.type == PROTO_API_OK && m.body->type == MSGPACK_OBJECT_ARRAY &&
+            m.body->via.array.size == b->n) {
+            /* batches after a refused one were appended too, but their ids would leave a
+             * gap in the output: they are counted instead */
+            bool print = b->first < fail_at;
             for (uint32_t i = 0; i < m.body->via.array.size; i++) {
                 const msgpack_object *o = &m.body->via.array.ptr[i];
                 char hex[CRY_HEX_LEN(32)];
@@ -191,31 +236,49 @@ int cmd_submit(int argc, char **argv)
                     goto out;
                 }
                 cry_hex(hex, (const uint8_t *)o->via.bin.ptr, 32);
+                if (!print)
+                    continue;
                 if (ids)
                     json_array_append_new(ids, json_string(hex));
                 else
                     printf("%s\n", hex);
             }
-            printed += inflight[head].n;
+            if (print)
+                printed += b->n;
+            else
+                after += b->n;
             fflush(stdout);
-        } else if (m.type == PROTO_API_ERR) {
+        } else if (b && m.type == PROTO_API_ERR) {
             uint64_t index;
             char at[32];
             int e = api_client_error(&m, err, sizeof err, &index);
-            index = index < inflight[head].n ? index : 0;
-            where(at, sizeof at, &ev[inflight[head].first + index]);
-            code = cli_error(cli_exit_for(e), "%s%s; %zu of %zu events acknowledged", at, err,
-                             printed, n_ev);
-            proto_msg_release(&m);
-            goto out;
+            index = index < b->n ? index : 0;
+            if (b->first + index < fail_at) { /* the first refusal in input order */
+                fail_at = b->first + index;
+                where(at, sizeof at, &ev[fail_at]);
+                snprintf(fail_msg, sizeof fail_msg, "%s%s", at, err);
+                fail_code = cli_exit_for(e);
+            }
         } else {
             proto_msg_release(&m);
             code = cli_error(CLI_IO, "the node sent a malformed reply");
             goto out;
         }
         proto_msg_release(&m);
-        head = (head + 1) % WINDOW;
-        count--;
+        b->answered = true;
+        while (count > 0 && inflight[head].answered) {
+            head = (head + 1) % WINDOW;
+            count--;
+        }
+    }
+    if (fail_at != SIZE_MAX) {
+        char more[96] = "";
+        if (after)
+            snprintf(more, sizeof more, "; %zu events after it were appended too (ids not printed)",
+                     after);
+        code = cli_error(fail_code, "%s; %zu of %zu events appended before it (ids printed)%s",
+                         fail_msg, printed, n_ev, more);
+        goto out;
     }
     if (ids) {
         cli_print_json(json_pack("{s:i, s:o}", "count", (int)printed, "ids", ids));

@@ -320,6 +320,22 @@ assert_eq "duplicate $A2" "$(jq -r '"\(.result) \(.anchor)"' "$TN_OUT")" "mud an
 assert_eq "$mark" "$(mud_mark 1 maker)" "maker's shard (size:root) after anchoring v2's bytes again"
 tn_say "6. v2 ($A2) supersedes v1: v1 SUPERSEDED, v2 VERIFIED; stale versions refused; same bytes: nothing appended"
 
+# A stale anchor deep in a JSON Lines submit: tracectl checks the versioning rule against
+# the repository before it sends anything (the node checks it again on arrival and when it
+# stores the record), so the 2,100 events before it are not appended either
+jq -nc --arg p "urn:itest:mud:deep" 'range(2100) | {type: "commission", outputs: ["\($p):\(.)"]}' \
+    >"$T/deep.jsonl"
+mud_anchor_spec "$T100" "$T/t100-june.json" 2025-06-01T00:00:00Z "$MODEL" "$A2" |
+    jq -c '{type: "mud-anchor", mud, ref}' >>"$T/deep.jsonl"
+mark=$(mud_mark 1 maker)
+tn_run "$TRACECTL" submit --data "$(tn_net_data 1)" "$T/deep.jsonl"
+assert_rc 2 "submit of 2,100 commissions and a stale mud-anchor on line 2101"
+assert_error_line '^error: line 2101: .*(last-update|newer|later).*nothing was submitted' \
+    "submit with a stale mud-anchor on line 2101"
+assert_eq "" "$(cat "$TN_OUT")" "submit with a stale mud-anchor on line 2101: stdout"
+assert_eq "$mark" "$(mud_mark 1 maker)" "maker's shard (size:root) after the refused submit"
+tn_say "6b. a stale mud-anchor on line 2101 of a submit: refused, named by its line"
+
 # --- 7. refusals write nothing ---------------------------------------------------------------------------
 for f in "$MUD_VEC"/bad/*.json; do
     n=$(basename "$f" .json)
