@@ -87,6 +87,8 @@ static void on_written(uv_write_t *req, int status)
     free(w);
     if (status == 0)
         conn_pump(c); /* the client read a reply: it may have room again */
+    else
+        conn_close(c); /* gone: a paused connection would never see its EOF */
 }
 
 /* Sends one framed message; w->sb holds the message. Takes ownership of w. */
@@ -410,6 +412,8 @@ static void import_reply(struct api_import *a)
         for (size_t i = 0; i < a->n; i++)
             pack_str(&pk, a->results[i]);
         send_msg(a->conn, w);
+    } else {
+        conn_close(a->conn); /* no reply to send: the client must not wait for one */
     }
     a->conn->waiting--;
     conn_pump(a->conn);

@@ -28,7 +28,8 @@ static const char usage[] =
     "were appended. An event whose \"id\" the org already used returns the existing\n"
     "record id and appends nothing.\n"
     "Exit codes: 0 ok, 2 bad input (nothing appended), 4 node not running or I/O error.\n"
-    "If the node fails mid-way (e.g. its disk is full), the ids printed so far are durable.\n";
+    "If the node fails mid-way (e.g. its disk is full), the ids printed so far are durable;\n"
+    "with --json they are printed (as {\"count\", \"ids\"}) when it fails too.\n";
 
 /* Splits the input into events: one JSON object, or one event per non-empty line. */
 static int split_events(char *buf, size_t len, struct api_event **out, size_t *n)
@@ -214,7 +215,7 @@ int cmd_submit(int argc, char **argv)
             break;
         if ((rc = api_client_recv(&c, &m, err, sizeof err)) != 0) {
             code = cli_error(CLI_IO, "%s; %zu of %zu events acknowledged", err, printed, n_ev);
-            goto out;
+            goto print_json; /* the ids acknowledged are durable */
         }
         b = NULL;
         for (size_t j = 0; j < count; j++) {
@@ -278,8 +279,8 @@ int cmd_submit(int argc, char **argv)
                      after);
         code = cli_error(fail_code, "%s; %zu of %zu events appended before it (ids printed)%s",
                          fail_msg, printed, n_ev, more);
-        goto out;
     }
+print_json:
     if (ids) {
         cli_print_json(json_pack("{s:i, s:o}", "count", (int)printed, "ids", ids));
         ids = NULL;
