@@ -52,6 +52,7 @@ struct node_batch {
     char sign_err[400];
     struct chunk *chunks; /* owned by the signer until signer_done */
     struct node_batch *next; /* signer queue */
+    size_t fail_k;           /* the event that failed the batch (SIZE_MAX: none of them) */
 };
 
 struct node_signer {
@@ -87,6 +88,7 @@ int node_batch_new(struct node_submit *subs, struct node_batch **out)
         return TN_ERR_NOMEM;
     }
     b->subs = subs;
+    b->fail_k = SIZE_MAX;
     for (struct node_submit *s = subs; s; s = s->next)
         for (size_t i = 0; i < s->n; i++) {
             b->plans[b->count].ev = &s->evs[i];
@@ -99,15 +101,30 @@ int node_batch_new(struct node_submit *subs, struct node_batch **out)
 struct node_submit *node_batch_finish(struct node_batch *b, int rc, const char *err)
 {
     struct node_submit *subs = b->subs;
+    size_t first = 0; /* the batch position of s's first event */
 
+    if (!err || !err[0])
+        err = tn_strerror(rc);
     for (size_t k = 0; rc == 0 && k < b->count; k++)
         if (b->plans[k].kind == PLAN_DUP_BATCH) /* repeats take the first event's id */
             memcpy(b->plans[k].id, b->plans[b->plans[k].dup_of].id, PROTO_ID_LEN);
-    for (struct node_submit *s = subs; s; s = s->next) {
+    /* The submission holding the event that failed gets its index; the others of the
+     * batch get an index past their events (none of theirs failed) and say why. */
+    for (struct node_submit *s = subs; s; first += s->n, s = s->next) {
         s->rc = rc;
-        s->err_index = 0;
-        if (rc != 0)
-            snprintf(s->err, sizeof s->err, "%s", err && err[0] ? err : tn_strerror(rc));
+        s->err_index = s->n;
+        if (rc == 0)
+            continue;
+        if (b->fail_k >= first && b->fail_k - first < s->n) {
+            s->err_index = b->fail_k - first;
+            snprintf(s->err, sizeof s->err, "%s", err);
+        } else if (b->fail_k != SIZE_MAX) {
+            snprintf(s->err, sizeof s->err,
+                     "not appended: it was committed together with an event that failed (%s)",
+                     err);
+        } else {
+            snprintf(s->err, sizeof s->err, "%s", err);
+        }
     }
     for (struct chunk *c = b->chunks, *next; c; c = next) {
         next = c->next;
@@ -499,6 +516,8 @@ int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_
             ready = b->signed_upto;
             rc = b->signed_upto <= k ? b->sign_rc : 0;
             if (rc != 0)
+                b->fail_k = k; /* the signer stopped at k: everything before it is stored */
+            if (rc != 0)
                 snprintf(err, errlen, "%s", b->sign_err[0] ? b->sign_err : tn_strerror(rc));
             uv_mutex_unlock(&sg->mu);
             if (rc != 0)
@@ -515,6 +534,8 @@ int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_
                 snprintf(err, errlen, "cannot store a private field: %s", tn_strerror(rc));
         if (p->salts)
             sodium_memzero(p->salts, p->ev->n_priv * sizeof *p->salts);
+        if (rc != 0)
+            b->fail_k = k;
         if (rc == 0) {
             struct node_repl *r = pushed_copy(n, p);
             (*appended)++;

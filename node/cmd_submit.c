@@ -22,14 +22,15 @@ static const char usage[] =
     "Submits one event (a JSON object) or JSON Lines (one event per line) to the running\n"
     "node, which signs each as its org, appends it durably and prints its record id (hex),\n"
     "one a line, in input order. Every event is checked before anything is sent (a\n"
-    "mud-anchor's versioning rule against the repository too): if one is bad, nothing is\n"
-    "appended (exit 2). If the node still refuses one (another anchor stored meanwhile),\n"
-    "the ids of the events before it are printed and the error says how many after it\n"
-    "were appended. An event whose \"id\" the org already used returns the existing\n"
-    "record id and appends nothing.\n"
-    "Exit codes: 0 ok, 2 bad input (nothing appended), 4 node not running or I/O error.\n"
-    "If the node fails mid-way (e.g. its disk is full), the ids printed so far are durable;\n"
-    "with --json they are printed (as {\"count\", \"ids\"}) when it fails too.\n";
+    "mud-anchor's versioning rule against the repository too, and at most one anchor of a\n"
+    "URL per submit): if one is bad, nothing is appended (exit 2). An event whose \"id\"\n"
+    "the org already used returns the existing record id and appends nothing.\n"
+    "If the node still fails a request once others were sent (an anchor stored meanwhile,\n"
+    "a full disk), tracectl waits for the rest, prints the ids of the requests before the\n"
+    "failed one, and says which event failed and how many events were appended.\n"
+    "Exit codes: 0 ok, 2 bad input (nothing appended but as the error says), 4 node not\n"
+    "running or I/O error. With --json the ids appended are printed (as {\"count\",\n"
+    "\"ids\"}) when it fails too.\n";
 
 /* Splits the input into events: one JSON object, or one event per non-empty line. */
 static int split_events(char *buf, size_t len, struct api_event **out, size_t *n)
@@ -76,14 +77,63 @@ static void where(char *buf, size_t cap, const struct api_event *e)
         buf[0] = '\0';
 }
 
+struct anchor_at {
+    char *url;
+    size_t i; /* event index */
+};
+
+static int cmp_anchor_url(const void *a, const void *b)
+{
+    const struct anchor_at *x = a, *y = b;
+    int c = strcmp(x->url, y->url);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+static int cmp_anchor_input(const void *a, const void *b)
+{
+    const struct anchor_at *x = a, *y = b;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* A mud-anchor's versioning rule against the repository, read-only in one short read
+ * transaction (the node checks it again on arrival and when it stores the record). */
+static int check_anchors(struct cli *cli, const struct api_event *ev,
+                         const struct anchor_at *anchors, size_t n_anchors, const char *org)
+{
+    struct cli_repo repo;
+    int code;
+
+    if ((code = cli_repo_open(cli, &repo)) != 0)
+        return code;
+    for (size_t k = 0; k < n_anchors && code == 0; k++) {
+        const struct api_event *e = &ev[anchors[k].i];
+        struct proto_event pe;
+        char err[512], at[32];
+        int rc = proto_event_parse(e->text, e->len, &pe, err, sizeof err);
+        if (rc == 0) {
+            struct proto_record probe = pe.rec;
+            probe.org = org;
+            rc = store_mud_check(repo.txn, &probe, err, sizeof err);
+        }
+        proto_event_release(&pe);
+        if (rc != 0) {
+            where(at, sizeof at, e);
+            code = cli_error(rc == TN_ERR_INVALID ? CLI_USAGE : cli_exit_for(rc),
+                             "%s%s (nothing was submitted)", at, err);
+        }
+    }
+    cli_repo_close(&repo);
+    return code;
+}
+
 /* The node's checks on arrival (node_submit_check), before anything is sent, so that a bad
- * event appends nothing: a mud-anchor's versioning rule is checked against the repository
- * (read-only, opened only if there is one), as the node checks it. */
+ * event appends nothing. Two mud-anchors of one URL cannot go in one submit: the second
+ * must name the first (its ref), which has no id until it is signed. */
 static int validate_all(struct cli *cli, const struct api_event *ev, size_t n,
                         const struct proto_ecosystem *eco, const char *org)
 {
-    struct cli_repo repo;
-    bool repo_open = false;
+    struct anchor_at *anchors = NULL;
+    size_t n_anchors = 0;
     int code = 0;
 
     for (size_t i = 0; i < n && code == 0; i++) {
@@ -94,15 +144,15 @@ static int validate_all(struct cli *cli, const struct api_event *ev, size_t n,
             rc = proto_event_check_context(&e, eco, org, err, sizeof err);
         if (rc == 0)
             rc = proto_event_check_size(&e, eco->network, org, err, sizeof err);
-        if (rc == 0 && e.rec.type == PROTO_T_MUD_ANCHOR) {
-            struct proto_record probe = e.rec;
-            probe.org = org;
-            if (!repo_open && (code = cli_repo_open(cli, &repo)) != 0) {
-                proto_event_release(&e);
-                break;
+        if (rc == 0 && e.rec.type == PROTO_T_MUD_ANCHOR && e.rec.mud) {
+            struct anchor_at *grown = realloc(anchors, (n_anchors + 1) * sizeof *anchors);
+            if (!grown || !(grown[n_anchors].url = strdup(e.rec.mud->url))) {
+                anchors = grown ? grown : anchors;
+                code = cli_error(CLI_IO, "out of memory");
+            } else {
+                anchors = grown;
+                anchors[n_anchors++].i = i;
             }
-            repo_open = true;
-            rc = store_mud_check(repo.txn, &probe, err, sizeof err);
         }
         proto_event_release(&e);
         if (rc != 0) {
@@ -110,8 +160,26 @@ static int validate_all(struct cli *cli, const struct api_event *ev, size_t n,
             code = cli_error(CLI_USAGE, "%s%s (nothing was submitted)", at, err);
         }
     }
-    if (repo_open)
-        cli_repo_close(&repo);
+    if (code == 0 && n_anchors > 1) {
+        qsort(anchors, n_anchors, sizeof *anchors, cmp_anchor_url);
+        for (size_t k = 1; k < n_anchors && code == 0; k++)
+            if (strcmp(anchors[k].url, anchors[k - 1].url) == 0) {
+                char at[32];
+                where(at, sizeof at, &ev[anchors[k].i]);
+                code = cli_error(CLI_USAGE,
+                                 "%sa second mud-anchor of %s in one submit: it must supersede "
+                                 "the first, so submit it once the first is stored (nothing "
+                                 "was submitted)",
+                                 at, anchors[k].url);
+            }
+    }
+    if (code == 0 && n_anchors > 0) {
+        qsort(anchors, n_anchors, sizeof *anchors, cmp_anchor_input); /* errors in input order */
+        code = check_anchors(cli, ev, anchors, n_anchors, org);
+    }
+    for (size_t k = 0; k < n_anchors; k++)
+        free(anchors[k].url);
+    free(anchors);
     return code;
 }
 
@@ -147,6 +215,16 @@ static int get_context(struct api_client *c, struct proto_ecosystem *eco, char *
                                                                       : 0;
 }
 
+/* The node stopped answering, or answered nonsense, mid-way: the ids printed are durable;
+ * what was in flight may or may not have been appended. */
+static int cut_off(const char *why, const char *failure, size_t printed, size_t n_ev)
+{
+    return cli_error(CLI_IO,
+                     "%s%s%s; %zu of %zu events acknowledged (ids printed); those sent after "
+                     "them may or may not have been appended",
+                     failure, failure[0] ? "; then " : "", why, printed, n_ev);
+}
+
 int cmd_submit(int argc, char **argv)
 {
     struct cli cli = {.usage = usage};
@@ -156,8 +234,10 @@ int cmd_submit(int argc, char **argv)
     struct api_event *ev = NULL;
     struct batch inflight[WINDOW];
     size_t n_pos, n_ev = 0, next = 0, head = 0, count = 0, printed = 0, after = 0;
-    size_t fail_at = SIZE_MAX; /* the first event the node refused, in input order */
-    char fail_msg[700];
+    /* after an error: the first event of the earliest request that failed, the earliest
+     * event the node named as the failure, the earliest request failed without one */
+    size_t fail_req = SIZE_MAX, named = SIZE_MAX, unnamed = SIZE_MAX;
+    char fail_msg[700] = "";
     int fail_code = CLI_OK;
     const char *pos[1];
     char *input = NULL, err[512], org[PROTO_ID_MAX + 1];
@@ -192,29 +272,30 @@ int cmd_submit(int argc, char **argv)
     if (cli.json)
         ids = json_array();
 
-    /* Keep up to WINDOW batches in flight. Accepted batches are answered in order; a batch
-     * the node refuses on arrival (what the checks above cannot see: another mud-anchor
-     * stored meanwhile) is answered at once, ahead of them, so replies are matched by
-     * req_id. After a refusal nothing more is sent, but every batch already sent is waited
-     * for: what was appended is settled, and said, when tracectl exits. */
+    /* Keep up to WINDOW batches in flight. OK replies come in the order sent; an ERR may
+     * come ahead of replies to earlier requests (a request the node refuses on arrival,
+     * say because another mud-anchor was stored meanwhile), so replies are matched by
+     * req_id. After an error nothing more is sent, but every request already sent is
+     * waited for: what was appended is settled, and said, when tracectl exits. */
     for (;;) {
         struct proto_msg m;
         struct batch *b = NULL;
-        while (fail_at == SIZE_MAX && count < WINDOW &&
+        while (fail_req == SIZE_MAX && count < WINDOW &&
                next_batch(ev, n_ev, &next, &inflight[(head + count) % WINDOW])) {
             b = &inflight[(head + count) % WINDOW];
             b->req_id = c.next_id;
             b->answered = false;
             if ((rc = api_client_send_submit(&c, ev + b->first, b->n)) != 0) {
-                code = cli_error(CLI_IO, "the node closed the connection (stopped?)");
-                goto out;
+                code = cut_off("the node closed the connection (stopped?)", fail_msg, printed,
+                               n_ev);
+                goto print_json;
             }
             count++;
         }
         if (count == 0)
             break;
         if ((rc = api_client_recv(&c, &m, err, sizeof err)) != 0) {
-            code = cli_error(CLI_IO, "%s; %zu of %zu events acknowledged", err, printed, n_ev);
+            code = cut_off(err, fail_msg, printed, n_ev);
             goto print_json; /* the ids acknowledged are durable */
         }
         b = NULL;
@@ -225,16 +306,16 @@ int cmd_submit(int argc, char **argv)
         }
         if (b && m.type == PROTO_API_OK && m.body->type == MSGPACK_OBJECT_ARRAY &&
             m.body->via.array.size == b->n) {
-            /* batches after a refused one were appended too, but their ids would leave a
+            /* requests after a failed one were appended too, but their ids would leave a
              * gap in the output: they are counted instead */
-            bool print = b->first < fail_at;
+            bool print = b->first < fail_req;
             for (uint32_t i = 0; i < m.body->via.array.size; i++) {
                 const msgpack_object *o = &m.body->via.array.ptr[i];
                 char hex[CRY_HEX_LEN(32)];
                 if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != 32) {
                     proto_msg_release(&m);
-                    code = cli_error(CLI_IO, "the node sent a malformed reply");
-                    goto out;
+                    code = cut_off("the node sent a malformed reply", fail_msg, printed, n_ev);
+                    goto print_json;
                 }
                 cry_hex(hex, (const uint8_t *)o->via.bin.ptr, 32);
                 if (!print)
@@ -251,19 +332,27 @@ int cmd_submit(int argc, char **argv)
             fflush(stdout);
         } else if (b && m.type == PROTO_API_ERR) {
             uint64_t index;
-            char at[32];
             int e = api_client_error(&m, err, sizeof err, &index);
-            index = index < b->n ? index : 0;
-            if (b->first + index < fail_at) { /* the first refusal in input order */
-                fail_at = b->first + index;
-                where(at, sizeof at, &ev[fail_at]);
+            if (b->first < fail_req)
+                fail_req = b->first;
+            /* Report the first event the node names; an error that names none of this
+             * request's events (it shared a commit that failed, or the disk is full) only
+             * while none is named. */
+            if (index < b->n && b->first + index < named) {
+                char at[32];
+                named = b->first + index;
+                where(at, sizeof at, &ev[named]);
                 snprintf(fail_msg, sizeof fail_msg, "%s%s", at, err);
+                fail_code = cli_exit_for(e);
+            } else if (index >= b->n && named == SIZE_MAX && b->first < unnamed) {
+                unnamed = b->first;
+                snprintf(fail_msg, sizeof fail_msg, "%s", err);
                 fail_code = cli_exit_for(e);
             }
         } else {
             proto_msg_release(&m);
-            code = cli_error(CLI_IO, "the node sent a malformed reply");
-            goto out;
+            code = cut_off("the node sent a malformed reply", fail_msg, printed, n_ev);
+            goto print_json;
         }
         proto_msg_release(&m);
         b->answered = true;
@@ -272,13 +361,21 @@ int cmd_submit(int argc, char **argv)
             count--;
         }
     }
-    if (fail_at != SIZE_MAX) {
-        char more[96] = "";
-        if (after)
-            snprintf(more, sizeof more, "; %zu events after it were appended too (ids not printed)",
-                     after);
-        code = cli_error(fail_code, "%s; %zu of %zu events appended before it (ids printed)%s",
-                         fail_msg, printed, n_ev, more);
+    if (fail_req != SIZE_MAX) {
+        char what[200], before[40] = "it";
+        if (ev[fail_req].line)
+            snprintf(before, sizeof before, "line %zu", ev[fail_req].line);
+        if (printed + after == 0)
+            snprintf(what, sizeof what, "nothing was appended");
+        else if (after == 0)
+            snprintf(what, sizeof what, "the %zu events before %s were appended (ids printed)",
+                     printed, before);
+        else
+            snprintf(what, sizeof what,
+                     "%zu of %zu events were appended: the %zu before %s (ids printed) and %zu "
+                     "of later requests (ids not printed)",
+                     printed + after, n_ev, printed, before, after);
+        code = cli_error(fail_code, "%s; %s", fail_msg, what);
     }
 print_json:
     if (ids) {

@@ -74,7 +74,7 @@ struct node_submit {
     /* results, set by the writer */
     uint8_t (*ids)[PROTO_ID_LEN];
     int rc;
-    size_t err_index;
+    size_t err_index; /* the failed event; n when none of this submission's failed */
     char err[512];
     /* completion, called on the loop thread */
     void (*done)(struct node_submit *s, void *ctx);

@@ -95,7 +95,7 @@ static void fail_batch(struct node_writer *w, struct node_batch *b, int rc, cons
     complete(w, node_batch_finish(b, rc, err));
 }
 
-/* A batch that was planned and posted but cannot be written. */
+/* A batch that was planned and posted but cannot be written; err says why. */
 static void drop_batch(struct node_writer *w, struct node_batch *b, int rc, const char *err)
 {
     node_batch_cancel(w->signer, b);
@@ -205,8 +205,12 @@ static void writer_main(void *arg)
             if (cur)
                 fail_batch(w, cur, rc, err);
             /* next was planned on top of the failed batch: it cannot stand either */
-            if (next)
-                drop_batch(w, next, rc, err);
+            if (next) {
+                char why[600];
+                snprintf(why, sizeof why, "not appended: it followed a commit that failed (%s)",
+                         err[0] ? err : tn_strerror(rc));
+                drop_batch(w, next, rc, why);
+            }
             next = NULL;
         } else if (cur) {
             if (appended)

@@ -115,8 +115,10 @@ int store_mud_check(struct store_txn *txn, const struct proto_record *rec, char 
                  rec->org, rec->mud->url);
         return TN_ERR_INVALID;
     }
-    if (rc != 0)
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read the MUD anchors: %s", tn_strerror(rc));
         return rc;
+    }
     cry_hex(hex, cur.id, PROTO_ID_LEN);
     if (proto_instant_cmp(&t, &cur.last_update) <= 0) {
         snprintf(err, errlen,

@@ -334,7 +334,22 @@ assert_error_line '^error: line 2101: .*(last-update|newer|later).*nothing was s
     "submit with a stale mud-anchor on line 2101"
 assert_eq "" "$(cat "$TN_OUT")" "submit with a stale mud-anchor on line 2101: stdout"
 assert_eq "$mark" "$(mud_mark 1 maker)" "maker's shard (size:root) after the refused submit"
-tn_say "6b. a stale mud-anchor on line 2101 of a submit: refused, named by its line"
+# two anchors of one URL in one submit: the second must supersede the first, whose id does
+# not exist before it is signed, so tracectl refuses the submit (the node would store the
+# first and fail the commit holding the second)
+{
+    head -n 3 "$T/deep.jsonl"
+    mud_anchor_spec "$T100" "$T/t100-june.json" 2099-01-01T00:00:00Z "$MODEL" "$A2" |
+        jq -c '{type: "mud-anchor", mud, ref}'
+    mud_anchor_spec "$T100" "$T/t100-june.json" 2099-02-01T00:00:00Z "$MODEL" "$A2" |
+        jq -c '{type: "mud-anchor", mud, ref}'
+} >"$T/twice.jsonl"
+tn_run "$TRACECTL" submit --data "$(tn_net_data 1)" "$T/twice.jsonl"
+assert_rc 2 "submit of two mud-anchors of one URL"
+assert_error_line '^error: line 5: a second mud-anchor of https://mud.thermoco.example/t100 in one submit.*nothing was submitted' \
+    "submit of two mud-anchors of one URL"
+assert_eq "$mark" "$(mud_mark 1 maker)" "maker's shard (size:root) after the refused submit of two anchors"
+tn_say "6b. a stale mud-anchor on line 2101 of a submit, and two anchors of one URL: refused, named by line"
 
 # --- 7. refusals write nothing ---------------------------------------------------------------------------
 for f in "$MUD_VEC"/bad/*.json; do
@@ -561,6 +576,60 @@ assert_eq "${VT_ID[withdraw]}" "$(mud_field "$T/bom.withdrawn.json" .superseded_
     "verify of a withdrawn anchor: superseded_by is the supersede record"
 mud_has "$T/bom.withdrawn.json" MUD_SUPERSEDED error "$AB" "verify of a withdrawn anchor"
 tn_say "10. a URL two orgs anchor: fail unless pinned; unknown device: NOT_ANCHORED; a file with a BOM anchors and verifies; a withdrawn anchor: SUPERSEDED"
+
+# 11. A commit that fails names the event that failed. Two anchors of a new URL sent in two
+# SUBMIT requests straight after each other over the raw API (tracectl would refuse the
+# pair): both pass the node's check on arrival (the URL has no anchor yet), and the
+# second cannot be stored after the first (it must supersede it, by an id it could not
+# know). The second request's error names its event (index 0). The first request is
+# either appended (if it was committed on its own) or fails with an index past its events
+# (it shared the commit that failed) -- never with its own first event named.
+T300=https://mud.thermoco.example/t300
+tn_net_start 1
+"$PY" - "$(tn_net_data 1)/api.sock" \
+    "$(mud_anchor_spec "$T300" "$V1" 2026-01-01T00:00:00Z "$MODEL" | jq -c '{type: "mud-anchor", mud}')" \
+    "$(mud_anchor_spec "$T300" "$V2" 2026-02-01T00:00:00Z "$MODEL" | jq -c '{type: "mud-anchor", mud}')" \
+    >"$T/pair.json" <<'EOF'
+import json, msgpack, socket, struct, sys
+path, first, second = sys.argv[1:4]
+a = [json.dumps({"type": "commission", "outputs": ["urn:itest:mud:pair:%d" % i]}) for i in range(1000)]
+frames = b""
+for req, events in ((1, a + [first]), (2, [second])):
+    body = msgpack.packb([2, req, events], use_bin_type=True)
+    frames += struct.pack(">I", len(body)) + body
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(120)
+s.connect(path)
+s.sendall(frames)  # one write: the node reads both before it answers either
+out, buf = {}, b""
+while len(out) < 2:
+    chunk = s.recv(1 << 16)
+    if not chunk:
+        sys.exit("the node closed the connection")
+    buf += chunk
+    while len(buf) >= 4 and len(buf) >= 4 + struct.unpack(">I", buf[:4])[0]:
+        n = struct.unpack(">I", buf[:4])[0]
+        typ, req, body = msgpack.unpackb(buf[4:4 + n], raw=False)
+        buf = buf[4 + n:]
+        out[req] = {"ok": typ == 1, "n": len(body) if typ == 1 else None,
+                    "index": None if typ == 1 else body["index"],
+                    "msg": None if typ == 1 else body["msg"]}
+print(json.dumps(out))
+EOF
+pair=$(cat "$T/pair.json")
+tn_say "two requests, two anchors of one URL: $(jq -c '[.[] | {ok, index, msg: (.msg // "" | .[0:70])}]' <<<"$pair")"
+assert_eq "false 0" "$(jq -r '"\(.["2"].ok) \(.["2"].index)"' <<<"$pair")" \
+    "the second request: refused, naming its own event (index 0)"
+if [ "$(jq -r '.["1"].ok' <<<"$pair")" == true ]; then
+    assert_eq 1001 "$(jq -r '.["1"].n' <<<"$pair")" "the first request, committed on its own: its ids"
+else
+    assert_eq 1001 "$(jq -r '.["1"].index' <<<"$pair")" \
+        "the first request, failed with the second's commit: an index past its 1,001 events"
+    assert_match 'committed together with an event that failed' "$(jq -r '.["1"].msg' <<<"$pair")" \
+        "the first request's error says why it was not appended"
+fi
+vt_net_stop 1
+tn_say "11. a failed commit names the event that failed, not the first of every request in it"
 
 vt_net_stop 2
 vt_net_stop 3
