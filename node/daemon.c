@@ -207,6 +207,27 @@ static void on_closed(uv_handle_t *h)
     (void)h;
 }
 
+#define READER_CHECK_MS 30000
+
+/* A tracectl killed inside a read transaction leaves its reader slot behind, and LMDB keeps
+ * every page that transaction could see until the slot is freed: without this, the data
+ * file would grow until the node restarts. */
+static void check_readers(struct node *n)
+{
+    int cleared = 0;
+
+    if (store_reader_check(n->repo, &cleared) != 0)
+        node_warn("cannot check the repository's reader table");
+    else if (cleared > 0)
+        node_info("freed %d read transaction%s left by processes that exited", cleared,
+                  cleared == 1 ? "" : "s");
+}
+
+static void on_readers_timer(uv_timer_t *t)
+{
+    check_readers(t->data);
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct node *n = sig->data;
@@ -221,6 +242,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     n->writer = NULL;
     uv_close((uv_handle_t *)&n->sigint, on_closed);
     uv_close((uv_handle_t *)&n->sigterm, on_closed);
+    uv_close((uv_handle_t *)&n->readers, on_closed);
     /* The write in progress finished inside node_writer_stop; nothing new can arrive. */
 }
 
@@ -275,6 +297,10 @@ int node_run(const struct node_config *cfg)
     n.sigint.data = n.sigterm.data = &n;
     uv_signal_start(&n.sigint, on_signal, SIGINT);
     uv_signal_start(&n.sigterm, on_signal, SIGTERM);
+    check_readers(&n);
+    uv_timer_init(n.loop, &n.readers);
+    n.readers.data = &n;
+    uv_timer_start(&n.readers, on_readers_timer, READER_CHECK_MS, READER_CHECK_MS);
     if (node_writer_new(&n, &n.writer) != 0 || node_api_start(&n) != 0 ||
         node_net_start(&n) != 0) {
         code = 4;

@@ -48,6 +48,7 @@ struct node {
     struct node_net *net;   /* peers (peer.c) */
     struct gossip *gossip;  /* replication state (gossip.c) */
     uv_signal_t sigint, sigterm;
+    uv_timer_t readers; /* frees the read slots of tracectl processes killed mid-command */
     int lock_fd;
     bool stopping;
 };

@@ -234,6 +234,12 @@ void store_close(struct store_repo *repo)
     free(repo);
 }
 
+int store_reader_check(struct store_repo *repo, int *cleared)
+{
+    *cleared = 0;
+    return store__err(mdb_reader_check(repo->env, cleared));
+}
+
 uint64_t store_map_size(const struct store_repo *repo)
 {
     MDB_envinfo info;

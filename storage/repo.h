@@ -43,6 +43,11 @@ const char *store_upgraded_from(const struct store_repo *repo);
 /* The map size in force (bytes). */
 uint64_t store_map_size(const struct store_repo *repo);
 
+/* Frees the reader slots of processes that exited inside a read transaction (a tracectl
+ * killed mid-command): until then LMDB keeps every page that transaction could see, so
+ * the data file grows instead of reusing them. *cleared gets how many were freed. */
+int store_reader_check(struct store_repo *repo, int *cleared) TN_MUST_CHECK;
+
 int store_txn_begin(struct store_repo *repo, bool write, struct store_txn **out) TN_MUST_CHECK;
 
 /* Commits (durably, for a write transaction) and frees txn. On error nothing of the

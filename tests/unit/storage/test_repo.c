@@ -423,6 +423,37 @@ struct signed_rec {
 /* A child process commits 10 records, appends 5 more without committing and is killed
  * (SIGKILL) in the middle of that write transaction. The 10 are there, the 5 are not,
  * and the repository takes writes again. */
+/* A process that exits inside a read transaction leaves its reader slot; the check frees
+ * it (and only slots of processes that are gone). */
+static void test_reader_check_frees_dead_readers(void **state)
+{
+    struct fx *f = *state;
+    struct store_txn *mine;
+    int status = 0, cleared = -1;
+    pid_t pid;
+
+    assert_int_equal(store_txn_begin(f->repo, false, &mine), 0); /* a live reader stays */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store_repo *repo;
+        struct store_txn *t;
+        char err[256];
+        if (store_open(f->dir, FX_MAP_SIZE, true, &repo, err, sizeof err) != 0)
+            _exit(10);
+        if (store_txn_begin(repo, false, &t) != 0)
+            _exit(11);
+        _exit(0); /* as if killed: the read transaction is never ended */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(store_reader_check(f->repo, &cleared), 0);
+    assert_int_equal(cleared, 1);
+    assert_int_equal(store_reader_check(f->repo, &cleared), 0);
+    assert_int_equal(cleared, 0);
+    store_txn_abort(mine);
+}
+
 static void test_commit_survives_kill(void **state)
 {
     struct fx *f = *state;
@@ -582,6 +613,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shard_each_error_passthrough, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_map_full, fx_setup_noopen, fx_teardown),
         cmocka_unit_test_setup_teardown(test_commit_survives_kill, fx_setup_noopen, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reader_check_frees_dead_readers, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_append_in_read_txn, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_readonly_sees_writer, fx_setup, fx_teardown),
     };
