@@ -74,6 +74,13 @@ static uint64_t now_ms(void)
 
 /* --- batches ------------------------------------------------------------------------ */
 
+/* Errors that are the node's (its disk, map or memory), whichever event met them. */
+static bool error_of_node(int rc)
+{
+    return rc == TN_ERR_MAP_FULL || rc == TN_ERR_IO || rc == TN_ERR_NOMEM ||
+           rc == TN_ERR_CORRUPT;
+}
+
 int node_batch_new(struct node_submit *subs, struct node_batch **out)
 {
     struct node_batch *b = calloc(1, sizeof *b);
@@ -534,8 +541,8 @@ int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_
                 snprintf(err, errlen, "cannot store a private field: %s", tn_strerror(rc));
         if (p->salts)
             sodium_memzero(p->salts, p->ev->n_priv * sizeof *p->salts);
-        if (rc != 0)
-            b->fail_k = k;
+        if (rc != 0 && !error_of_node(rc))
+            b->fail_k = k; /* the event's own fault, not the disk's or the memory's */
         if (rc == 0) {
             struct node_repl *r = pushed_copy(n, p);
             (*appended)++;
