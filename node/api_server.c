@@ -16,12 +16,14 @@
 
 #define READ_CHUNK 65536
 #define CONN_BUF_MAX (PROTO_API_FRAME_MAX + 4 + READ_CHUNK)
-/* What one client may hold of the node before the node stops reading its socket: requests
- * handed to the writer (tracectl keeps 8 in flight), and reply bytes it has not read.
- * Without these, a client that sends without reading replies would make the node queue
- * events and replies without limit. */
+/* What one client may hold of the node. Requests handed to the writer (tracectl keeps 8 in
+ * flight): at CONN_WAITING_MAX the node stops reading the client until one is answered.
+ * Replies it has not read: at CONN_REPLY_BYTES_MAX (about 120 replies to 1,024 events) the
+ * node closes the connection. Pausing there would hang a client that sends everything
+ * before it reads anything, since neither side would move again; without either limit, a
+ * client that never reads would make the node queue events and replies without limit. */
 #define CONN_WAITING_MAX 16
-#define CONN_REPLY_BYTES_MAX (1024u * 1024)
+#define CONN_REPLY_BYTES_MAX (4u * 1024 * 1024)
 
 struct api_conn {
     uv_pipe_t pipe;
@@ -582,13 +584,24 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-/* A client holding CONN_WAITING_MAX requests at the writer or CONN_REPLY_BYTES_MAX of
- * unread replies is paused: the node handles no more of its requests and stops reading
- * its socket (so the client's writes block) until it catches up. */
+/* A client holding CONN_WAITING_MAX requests at the writer is paused: the node handles no
+ * more of its requests and stops reading its socket (its writes block) until one is
+ * answered. */
 static bool conn_full(const struct api_conn *c)
 {
-    return c->waiting >= CONN_WAITING_MAX ||
-           uv_stream_get_write_queue_size((const uv_stream_t *)&c->pipe) >= CONN_REPLY_BYTES_MAX;
+    return c->waiting >= CONN_WAITING_MAX;
+}
+
+/* Closes c if it has left CONN_REPLY_BYTES_MAX of replies unread. */
+static bool replies_unread(struct api_conn *c)
+{
+    if (c->closing ||
+        uv_stream_get_write_queue_size((const uv_stream_t *)&c->pipe) < CONN_REPLY_BYTES_MAX)
+        return false;
+    node_warn("local API: closing a client that left %u MiB of replies unread",
+              CONN_REPLY_BYTES_MAX >> 20);
+    conn_close(c);
+    return true;
 }
 
 /* Handles the whole requests buffered from c while it has room, then reads from its
@@ -597,6 +610,8 @@ static void conn_pump(struct api_conn *c)
 {
     size_t off = 0;
 
+    if (replies_unread(c))
+        return;
     while (!c->closing && !conn_full(c) && c->len - off >= 4) {
         uint32_t flen = proto_frame_get_len(c->buf + off);
         if (flen > PROTO_API_FRAME_MAX) {
@@ -609,6 +624,8 @@ static void conn_pump(struct api_conn *c)
             break;
         handle_frame(c, c->buf + off + 4, flen);
         off += 4 + flen;
+        if (replies_unread(c)) /* a burst of small requests answered at once */
+            return;
     }
     if (off) {
         memmove(c->buf, c->buf + off, c->len - off);
