@@ -90,7 +90,7 @@ static void on_written(uv_write_t *req, int status)
     if (status == 0)
         conn_pump(c); /* the client read a reply: it may have room again */
     else
-        conn_close(c); /* gone: a paused connection would never see its EOF */
+        conn_close(c); /* gone: while paused at CONN_WAITING_MAX it would not see its EOF */
 }
 
 /* Sends one framed message; w->sb holds the message. Takes ownership of w. */

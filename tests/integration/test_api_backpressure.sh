@@ -63,6 +63,8 @@ for req in range(n_req):
     except (BrokenPipeError, ConnectionResetError) as e:
         closed = type(e).__name__
         break
+    except socket.timeout:  # a node that pauses the client for good instead: not closed
+        break
 if mode == "never":
     print(json.dumps({"bound": bound, "tried": n_req, "sent": sent, "closed": closed}))
     sys.exit(0)
@@ -107,9 +109,10 @@ assert_rc 0 "tracectl status after the client was closed"
 tn_run "$TRACECTL" submit --data "$D" "$T/other.jsonl"
 assert_rc 0 "tracectl submit after the client was closed"
 size=$(tn_shard_size "$D" acme)
-# every request the node read was appended (it answers them even if nobody reads); the
-# last may have been cut mid-frame
-[ "$size" -ge $(((sent - 3) * 1024 + 1)) ] && [ "$size" -le $((sent * 1024 + 1)) ] ||
+# the requests handed to the writer are appended; those the node had read but not handled
+# when it closed the client, and those still in the kernel's buffers, are dropped (a few:
+# at most 4 with this client's small send buffer)
+[ "$size" -ge $(((sent - 4) * 1024 + 1)) ] && [ "$size" -le $((sent * 1024 + 1)) ] ||
     tn_fail "acme's shard holds $size records after $sent requests of 1,024 were sent and one submit"
 tn_say "closed the client that never reads after $sent requests (bound $bound); shard $size"
 
