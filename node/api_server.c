@@ -30,9 +30,9 @@ struct api_conn {
     struct node *node;
     uint8_t *buf;
     size_t len, cap;
-    int refs;       /* the handle, plus one per request at the writer */
     size_t waiting; /* requests at the writer (submissions and imports) */
     bool closing, reading;
+    bool closed; /* the handle's close callback ran: freed once nothing waits either */
     struct api_conn *next, *prev; /* open connections, for shutdown */
 };
 
@@ -51,17 +51,29 @@ struct write_req {
 
 static void conn_pump(struct api_conn *c);
 
-static void conn_unref(struct api_conn *c)
+/* Frees c once its handle is closed and none of its requests is at the writer. */
+static void conn_release(struct api_conn *c)
 {
-    if (--c->refs == 0) {
+    if (c->closed && c->waiting == 0) {
         free(c->buf);
         free(c);
     }
 }
 
+/* A request of c came back from the writer: c may read again, or be freed. */
+static void conn_answered(struct api_conn *c)
+{
+    c->waiting--;
+    conn_pump(c);
+    conn_release(c);
+}
+
 static void on_conn_closed(uv_handle_t *h)
 {
-    conn_unref(h->data);
+    struct api_conn *c = h->data;
+
+    c->closed = true;
+    conn_release(c);
 }
 
 static void conn_close(struct api_conn *c)
@@ -191,9 +203,7 @@ static void submit_done(struct node_submit *s, void *ctx)
         }
     }
     submit_free(a);
-    c->waiting--;
-    conn_pump(c);
-    conn_unref(c);
+    conn_answered(c);
 }
 
 /* Events are parsed and checked here, on the loop thread, while the writer thread
@@ -238,7 +248,6 @@ static void handle_submit(struct api_conn *c, const struct proto_msg *m)
     }
     a->s.done = submit_done;
     a->s.ctx = a;
-    c->refs++;
     c->waiting++;
     node_writer_submit(c->node->writer, &a->s);
 }
@@ -417,9 +426,7 @@ static void import_reply(struct api_import *a)
     } else {
         conn_close(a->conn); /* no reply to send: the client must not wait for one */
     }
-    a->conn->waiting--;
-    conn_pump(a->conn);
-    conn_unref(a->conn);
+    conn_answered(a->conn);
     free(a->results);
     free(a);
 }
@@ -537,7 +544,6 @@ static void handle_import(struct api_conn *c, const struct proto_msg *m)
     a->conn = c;
     a->req_id = m->req_id;
     a->n = a->left = n;
-    c->refs++;
     c->waiting++;
     node_writer_replicate(c->node->writer, list);
 }
@@ -664,7 +670,6 @@ static void on_connection(uv_stream_t *server, int status)
     if (status != 0 || !(c = calloc(1, sizeof *c)))
         return;
     c->node = n;
-    c->refs = 1;
     c->next = n->api->conns;
     if (c->next)
         c->next->prev = c;
