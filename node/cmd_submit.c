@@ -28,9 +28,9 @@ static const char usage[] =
     "If the node still fails a request once others were sent (an anchor stored meanwhile,\n"
     "a full disk), tracectl waits for the rest, prints the ids of the requests before the\n"
     "failed one, and says which event failed and how many events were appended.\n"
-    "Exit codes: 0 ok, 2 bad input (nothing appended but as the error says), 4 node not\n"
-    "running or I/O error. With --json the ids appended are printed (as {\"count\",\n"
-    "\"ids\"}) when it fails too.\n";
+    "Exit codes: 0 ok, 2 bad input (nothing appended), 4 node not running, I/O error, or a\n"
+    "failure after some events were appended. With --json the ids appended are printed\n"
+    "(as {\"count\", \"ids\"}) when it fails too.\n";
 
 /* Splits the input into events: one JSON object, or one event per non-empty line. */
 static int split_events(char *buf, size_t len, struct api_event **out, size_t *n)
@@ -375,7 +375,8 @@ int cmd_submit(int argc, char **argv)
                      "%zu of %zu events were appended: the %zu before %s (ids printed) and %zu "
                      "of later requests (ids not printed)",
                      printed + after, n_ev, printed, before, after);
-        code = cli_error(fail_code, "%s; %s", fail_msg, what);
+        /* exit 2 promises nothing was written (DESIGN): once something was, it is 4 */
+        code = cli_error(printed + after ? CLI_IO : fail_code, "%s; %s", fail_msg, what);
     }
 print_json:
     if (ids) {

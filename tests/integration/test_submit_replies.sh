@@ -10,7 +10,7 @@
 #             after all 8 arrived. The error names line 2054 (matched by req_id, not by
 #             position), tracectl sends nothing more (the node reads exactly 8), waits for
 #             the other 7, prints the ids of the 2 before it in order, and counts the 5
-#             after it; exit 2.
+#             after it; exit 4 (exit 2 promises nothing was appended).
 #   commit    as a failed commit looks: the 2nd request fails naming none of its events,
 #             the 3rd names its event 8, the 4th names none (planned after the failure);
 #             the error reported is the named one (line 2056), the ids printed are those
@@ -144,13 +144,13 @@ check_ids() {
 
 for json in "" --json; do
     run refused 8 $json
-    assert_rc 2 "refused $json: exit code"
+    assert_rc 4 "refused $json: exit code (events were appended, so not 2)"
     assert_error_line '^error: line 2054: refused on arrival \(scripted\); 7168 of 10240 events were appended: the 2048 before line 2049 \(ids printed\) and 5120 of later requests \(ids not printed\)$' \
         "refused $json: the refusal, named by its line, with what was appended"
     check_ids "refused $json" "$json" 2 3
 
     run commit 9 $json
-    assert_rc 2 "commit $json: exit code"
+    assert_rc 4 "commit $json: exit code (events were appended, so not 2)"
     assert_error_line '^error: line 2056: the scripted failure; 6144 of 10240 events were appended: the 1024 before line 1025 \(ids printed\) and 5120 of later requests \(ids not printed\)$' \
         "commit $json: the named failure reported, with what was appended"
     check_ids "commit $json" "$json" 2
