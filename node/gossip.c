@@ -21,6 +21,7 @@
 #define FETCH_CREDIT 8192   /* records in flight per shard */
 #define FETCH_STALL_MS 10000
 #define PUSH_GRACE_MS 1000  /* a shard that pushes keep advancing is not fetched meanwhile */
+#define PIPELINE_WAIT_MS 3000 /* longest a new fetch waits for records already received */
 #define EAGER_PEERS 3       /* new records go in full to this many peers, announced to the rest */
 #define FRAME_BUDGET (PROTO_WIRE_FRAME_MAX - 1024) /* room for the message around records */
 #define CLOCK_PER_FRAME PROTO_WIRE_CLOCK_MAX
@@ -70,6 +71,7 @@ struct gshard {
     uint64_t progress_ms; /* the fetch peer last sent records of the range */
     uint64_t stored_ms;   /* records of this shard were last stored */
     uint64_t pushed_ms;   /* ... stored from a PUSH */
+    uint64_t held_ms;     /* a fetch has waited since then for records already received */
     /* the newest org-signed checkpoint seen but not yet checkable (ahead of us) */
     char *note;
     size_t note_len;
@@ -227,6 +229,15 @@ static void send_range_req(struct node_peer *p, const char *org, uint64_t from, 
     send_msg(p, &w);
 }
 
+/* Records received from peers that are still being verified or wait for the writer. */
+static bool records_in_pipeline(struct node *n)
+{
+    for (struct node_peer *p = node_net_peers(n); p; p = p->next)
+        if (p->g && p->g->jobs > 0)
+            return true;
+    return node_writer_backlog(n->writer) > 0;
+}
+
 /* Asks the best peer for the next range of a shard we are behind on, within the credit. */
 static void pump(struct node *n, struct gshard *s)
 {
@@ -266,6 +277,18 @@ static void pump(struct node *n, struct gshard *s)
 chosen:
     if (!best || s->upto - s->size >= FETCH_CREDIT)
         return;
+    /* A peer's CLOCK can overtake the pushes it follows: they are still being verified
+     * when it arrives. Starting a fetch then brings the same records a second time, so
+     * it waits while records are in the pipeline, for at most PIPELINE_WAIT_MS (other
+     * shards' records may keep the pipeline busy). A fetch under way goes on. */
+    if (s->upto == s->size && records_in_pipeline(n)) {
+        uint64_t now = node_now_ms(n);
+        if (!s->held_ms)
+            s->held_ms = now;
+        if (now - s->held_ms < PIPELINE_WAIT_MS)
+            return;
+    }
+    s->held_ms = 0;
     limit = best_size - s->upto;
     if (limit > RANGE_MAX)
         limit = RANGE_MAX;
@@ -1094,6 +1117,7 @@ void gossip_committed(struct node *n, struct node_repl *list)
             if (r->seq + 1 > s->size)
                 s->size = r->seq + 1;
             s->stored_ms = node_now_ms(n);
+            s->held_ms = 0; /* the shard moves: wait afresh before fetching */
             if (r->pushed)
                 s->pushed_ms = s->stored_ms;
             break;

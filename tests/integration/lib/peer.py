@@ -91,6 +91,13 @@ that stops the tool, e.g. a responder payload that does not check out):
       M (or S seconds, default 40). node_size: the node's size for the org at the end;
       ranges: [from, limit, records sent] of each request; reask_s: seconds from the
       short answer to the next request.
+  push-claim --key NODEKEY --org-key ORGKEY --eco ECO --addr HOST:PORT [--records M]
+        [--wait S]
+      a new shard of M records of the org key's org (default 2048, chained) in PUSH frames,
+      then at once a CLOCK claiming all M with their root: the CLOCK arrives while the
+      node is still verifying the records. Answers whatever ranges the node asks for
+      (ranges: [from, limit] of each) until the node's CLOCK shows all M (or S seconds,
+      default 40). node_size: the node's size for the org at the end.
   attack [--workers N] [--rate R] (--duration S | --until-file F) [--max-attempts N]
          [--stagger S] [--keys K1,K2,...] [--sources A1,A2,...]
          [--ready-file F [--ready-after N]]
@@ -984,7 +991,9 @@ def merkle_root(leaves):
     return mth(0, len(leaves)) if leaves else hashlib.sha256(b"").digest()
 
 
-def mode_serve_short(args):
+def org_chain(args, count, tag):
+    """count commission records of the org key's org, seq 0.., chained by prev.
+    Returns (eco, org, records)."""
     eco = load_ecosystem(args.eco)
     osk = load_key(args.org_key)
     org = eco["org_by_key"].get(public_key(osk))
@@ -992,11 +1001,30 @@ def mode_serve_short(args):
         raise ToolError("org key %s is no org's key in the ecosystem" % fmt_pk(public_key(osk)))
     now = int(time.time() * 1000)
     recs, prev = [], None
-    for seq in range(args.records):
+    for seq in range(count):
         raw = sign_record(record_payload(eco["network"], org, seq, prev, now + seq,
-                                         "short.%d" % seq), osk)
+                                         "%s.%d" % (tag, seq)), osk)
         recs.append(raw)
         prev = bytes.fromhex(record_id(raw))
+    return eco, org, recs
+
+
+def push_frames(recs):
+    """PUSH bodies of at most 256 records (one ingest job of the node's) that fit a frame."""
+    frames, cur, size = [], [], 0
+    for r in recs:
+        if cur and (len(cur) == 256 or size + len(r) + 5 > FRAME_MAX - 64):
+            frames.append({"recs": cur})
+            cur, size = [], 0
+        cur.append(r)
+        size += len(r) + 5
+    if cur:
+        frames.append({"recs": cur})
+    return frames
+
+
+def mode_serve_short(args):
+    eco, org, recs = org_chain(args, args.records, "short")
     root = merkle_root(recs)
     result = {"mode": "serve-short", "org": org, "records": args.records, "ranges": []}
     conn = Connection(args.addr)
@@ -1049,6 +1077,55 @@ def mode_serve_short(args):
                 if frm >= end:
                     sess.send_msg(RECORDS, 0, {"org": org, "from": frm, "recs": [],
                                                "last": True})
+    except Closed:
+        closed = True
+    result.update({"node_size": node_size, "complete": node_size >= args.records})
+    result.update(closed_fields(conn, closed))
+    conn.close()
+    return result
+
+
+def mode_push_claim(args):
+    """Pushes a new shard's records, then at once a CLOCK claiming them all: the CLOCK
+    reaches the node while the records are still being verified. Answers any range the
+    node asks for (ranges: [from, limit] of each), until the node's CLOCK shows them all."""
+    eco, org, recs = org_chain(args, args.records, "claim")
+    result = {"mode": "push-claim", "org": org, "records": args.records, "ranges": []}
+    conn = Connection(args.addr)
+    result["local"] = conn.local()
+    closed = False
+    node_size = 0
+    try:
+        sk = load_key(args.key)
+        sess = handshake(conn, sk, eco, time.monotonic() + 10)
+        result["handshake"] = "ok"
+        greet(sess, our_org(sk, eco))
+        frames = push_frames(recs)
+        for body in frames:
+            sess.send_msg(PUSH, 0, body)
+        clock = {"shards": [[org, args.records, merkle_root(recs), None]]}
+        sess.send_msg(CLOCK, 0, clock)
+        result["frames_pushed"] = len(frames)
+        deadline = conn.opened_at + args.wait
+        while node_size < args.records:
+            msg = sess.recv_msg(deadline)
+            if msg is None:
+                break
+            mtype, req_id, body = msg
+            if mtype == PING:
+                sess.send_msg(PONG, req_id, {})
+            elif mtype == CLOCK:
+                for o, size, _root, _note in body.get("shards", []):
+                    if o == org:
+                        node_size = size
+            elif mtype == RANGE_REQ and body.get("org") == org:
+                frm, limit = body["from"], body["limit"]
+                result["ranges"].append([frm, limit])
+                end = min(frm + limit, args.records)
+                for i in range(frm, max(frm + 1, end), 200):
+                    sess.send_msg(RECORDS, 0, {"org": org, "from": i,
+                                               "recs": recs[i:min(i + 200, end)],
+                                               "last": min(i + 200, end) >= end})
     except Closed:
         closed = True
     result.update({"node_size": node_size, "complete": node_size >= args.records})
@@ -1264,6 +1341,11 @@ def parser():
     p.set_defaults(wait=40.0)
     p.add_argument("--org-key", required=True, help="org key file that signs")
     p.add_argument("--records", type=int, default=200)
+    p = sub.add_parser("push-claim")
+    session_args(p)
+    p.set_defaults(wait=40.0)
+    p.add_argument("--org-key", required=True, help="org key file that signs")
+    p.add_argument("--records", type=int, default=2048)
     p = sub.add_parser("attack")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--rate", type=float, help="attempts a second, in all")
@@ -1285,7 +1367,7 @@ MODES = {"self-test": lambda a: self_test(), "handshake": mode_handshake,
          "garbage": mode_garbage, "silent": mode_silent, "raw": mode_raw,
          "slowloris": mode_slowloris, "replay": mode_replay, "flood": mode_flood,
          "zero-window": mode_zero_window, "fetch-shards": mode_fetch_shards,
-         "serve-short": mode_serve_short,
+         "serve-short": mode_serve_short, "push-claim": mode_push_claim,
          "attack": mode_attack}
 
 
