@@ -228,14 +228,12 @@ static void on_readers_timer(uv_timer_t *t)
     check_readers(t->data);
 }
 
-static void on_signal(uv_signal_t *sig, int signum)
+/* Closes every handle so that uv_run returns: on a signal, or when the start failed. */
+static void shut_down(struct node *n)
 {
-    struct node *n = sig->data;
-
     if (n->stopping)
         return;
     n->stopping = true;
-    node_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     node_api_stop(n);
     node_net_stop(n);
     node_writer_stop(n->writer);
@@ -244,6 +242,16 @@ static void on_signal(uv_signal_t *sig, int signum)
     uv_close((uv_handle_t *)&n->sigterm, on_closed);
     uv_close((uv_handle_t *)&n->readers, on_closed);
     /* The write in progress finished inside node_writer_stop; nothing new can arrive. */
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    struct node *n = sig->data;
+
+    if (n->stopping)
+        return;
+    node_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    shut_down(n);
 }
 
 int node_run(const struct node_config *cfg)
@@ -304,7 +312,8 @@ int node_run(const struct node_config *cfg)
     if (node_writer_new(&n, &n.writer) != 0 || node_api_start(&n) != 0 ||
         node_net_start(&n) != 0) {
         code = 4;
-        on_signal(&n.sigint, SIGTERM);
+        node_info("could not start; shutting down");
+        shut_down(&n);
         uv_run(n.loop, UV_RUN_DEFAULT);
         goto out;
     }

@@ -811,6 +811,11 @@ int node_net_start(struct node *n)
         return TN_ERR_NOMEM;
     n->net = net;
     net->node = n;
+    /* both handles first: node_net_stop closes them even when the start failed below */
+    uv_tcp_init(n->loop, &net->listener);
+    net->listener.data = net;
+    uv_timer_init(n->loop, &net->heartbeat);
+    net->heartbeat.data = net;
     if (!(net->x_sk = sodium_malloc(32)))
         return TN_ERR_NOMEM;
     if (cry_noise_static_from(net->x_sk, &n->node_key) != 0)
@@ -828,8 +833,6 @@ int node_net_start(struct node *n)
         node_error("cannot resolve --listen %s: %s", n->cfg->listen, gai_strerror(rc));
         return TN_ERR_INVALID;
     }
-    uv_tcp_init(n->loop, &net->listener);
-    net->listener.data = net;
     rc = uv_tcp_bind(&net->listener, res->ai_addr, 0);
     freeaddrinfo(res);
     if (rc == 0)
@@ -838,8 +841,6 @@ int node_net_start(struct node *n)
         node_error("cannot listen on %s: %s", n->cfg->listen, uv_strerror(rc));
         return TN_ERR_IO;
     }
-    uv_timer_init(n->loop, &net->heartbeat);
-    net->heartbeat.data = net;
     uv_timer_start(&net->heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
     for (size_t i = 0; i < n->cfg->n_peers; i++)
         if ((rc = add_dial(net, n->cfg->peers[i], NULL)) != 0)

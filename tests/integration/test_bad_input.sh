@@ -170,6 +170,18 @@ refuse "an org key file with a 31-byte seed" 'size|32|seed|secret' "$ECO" "$T/ke
 tn_keygen "$T/keys/stranger.key" >/dev/null
 refuse "a key that is not the org's key" "key" "$ECO" "$T/keys/stranger.key"
 
+# A listen address another process holds (here the running node): a clear error and exit
+# 4, not an abort (before, the shutdown after it closed a timer that was never set up).
+log=$T/port-taken.log rc=0
+timeout 60 "$TRACENODE" --data "$T/port-taken" --ecosystem "$ECO" --org acme \
+    --org-key "$ACME_KEY" --node-key "$ACME_NODE_KEY" --listen "127.0.0.1:$ACME_PORT" \
+    </dev/null >"$log" 2>&1 || rc=$?
+assert_eq 4 "$rc" "exit code of tracenode on a port in use (log: $(head -c 1500 "$log"))"
+assert_contains "$(cat "$log")" "cannot listen on 127.0.0.1:$ACME_PORT: address already in use" \
+    "tracenode's error on a port in use"
+assert_not_in_file "$log" "Assertion" "tracenode's log on a port in use"
+tn_say "tracenode on a port in use: exit 4, $(grep -m1 'cannot listen' "$log" | cut -c1-200)"
+
 # and the running node was not disturbed by any of it
 assert_eq 2 "$(tn_shard_size "$D" acme)" "shard size at the end"
 
