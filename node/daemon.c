@@ -1,6 +1,7 @@
 /* Start-up checks, the event loop, and clean shutdown of tracenode. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +229,50 @@ static void on_readers_timer(uv_timer_t *t)
     check_readers(t->data);
 }
 
+#define TRIM_MS 1000
+#define TRIM_SLACK_KB (8 * 1024) /* file pages mapped beyond the start's before a trim */
+
+/* File-backed pages this process maps (RssFile + RssShmem, /proc/self/statm's third
+ * field), in KiB; -1 if unreadable. */
+static long mapped_kb(void)
+{
+    long size, resident, shared = -1;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    if (!f)
+        return -1;
+    if (fscanf(f, "%ld %ld %ld", &size, &resident, &shared) != 3)
+        shared = -1;
+    fclose(f);
+    return shared < 0 ? -1 : shared * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* LMDB reads the data file through a map, so every page the node reads or rewrites stays
+ * mapped and counts in its resident memory: after a large load, the whole file. And the
+ * heap keeps what a big batch freed. Once the writer has been quiet for a whole tick (not
+ * between the commits of a load), the node drops its mappings (the pages stay in the page
+ * cache, shared and reclaimable; the next read maps them again) and gives freed heap back.
+ * Also when reads alone (serving a peer, the API) mapped more than TRIM_SLACK_KB. */
+static void on_trim_timer(uv_timer_t *t)
+{
+    struct node *n = t->data;
+    uint64_t rounds = node_writer_rounds(n->writer);
+    long mapped = mapped_kb();
+
+    if (rounds != n->trim_rounds) {
+        n->trim_rounds = rounds;
+        n->trim_due = true;
+        return;
+    }
+    if (!n->trim_due && (mapped < 0 || mapped <= n->mapped_base_kb + TRIM_SLACK_KB))
+        return;
+    n->trim_due = false;
+    if (store_release_map(n->repo) != 0)
+        node_warn("cannot release the repository's mapped pages");
+    malloc_trim(0);
+    n->mapped_base_kb = mapped_kb(); /* what stays mapped (libraries) is not counted again */
+}
+
 /* Closes every handle so that uv_run returns: on a signal, or when the start failed. */
 static void shut_down(struct node *n)
 {
@@ -241,6 +286,7 @@ static void shut_down(struct node *n)
     uv_close((uv_handle_t *)&n->sigint, on_closed);
     uv_close((uv_handle_t *)&n->sigterm, on_closed);
     uv_close((uv_handle_t *)&n->readers, on_closed);
+    uv_close((uv_handle_t *)&n->trim, on_closed);
     /* The write in progress finished inside node_writer_stop; nothing new can arrive. */
 }
 
@@ -309,6 +355,10 @@ int node_run(const struct node_config *cfg)
     uv_timer_init(n.loop, &n.readers);
     n.readers.data = &n;
     uv_timer_start(&n.readers, on_readers_timer, READER_CHECK_MS, READER_CHECK_MS);
+    n.mapped_base_kb = mapped_kb();
+    uv_timer_init(n.loop, &n.trim);
+    n.trim.data = &n;
+    uv_timer_start(&n.trim, on_trim_timer, TRIM_MS, TRIM_MS);
     if (node_writer_new(&n, &n.writer) != 0 || node_api_start(&n) != 0 ||
         node_net_start(&n) != 0) {
         code = 4;

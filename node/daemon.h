@@ -49,6 +49,10 @@ struct node {
     struct gossip *gossip;  /* replication state (gossip.c) */
     uv_signal_t sigint, sigterm;
     uv_timer_t readers; /* frees the read slots of tracectl processes killed mid-command */
+    uv_timer_t trim;    /* gives back mapped file pages and freed heap once writes pause */
+    uint64_t trim_rounds;  /* the writer's rounds at the last tick */
+    bool trim_due;         /* the writer worked since the last trim */
+    long mapped_base_kb;   /* file pages mapped at start (libraries, the first reads) */
     int lock_fd;
     bool stopping;
 };
@@ -89,6 +93,9 @@ int node_writer_new(struct node *n, struct node_writer **out) TN_MUST_CHECK;
 void node_writer_submit(struct node_writer *w, struct node_submit *s);
 /* true while a batch is being written or submissions are queued. */
 bool node_writer_busy(struct node_writer *w);
+/* How many rounds of work (write transactions) the writer has begun: a count that has not
+ * moved says the writer was quiet meanwhile. */
+uint64_t node_writer_rounds(struct node_writer *w);
 /* On the loop thread: lets the batch in progress finish, fails what is still queued,
  * completes everything, joins the threads and frees the writer (its uv_async closes
  * with the loop). NULL is a no-op. */

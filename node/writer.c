@@ -26,6 +26,7 @@ struct node_writer {
     size_t repl_queued;                      /* operations in repl, guarded by mu */
     struct node_repl *repl_done, **repl_done_tail; /* applied, for gossip, guarded by mu */
     bool stop, busy;
+    uint64_t rounds; /* write transactions begun, guarded by mu */
     uv_async_t async;
 };
 
@@ -153,6 +154,7 @@ static void writer_main(void *arg)
             uv_cond_wait(&w->wake, &w->mu);
         }
         w->busy = true;
+        w->rounds++;
         repl = w->repl;
         w->repl = NULL;
         w->repl_tail = &w->repl;
@@ -334,6 +336,16 @@ size_t node_writer_backlog(struct node_writer *w)
 
     uv_mutex_lock(&w->mu);
     n = w->repl_queued;
+    uv_mutex_unlock(&w->mu);
+    return n;
+}
+
+uint64_t node_writer_rounds(struct node_writer *w)
+{
+    uint64_t n;
+
+    uv_mutex_lock(&w->mu);
+    n = w->rounds;
     uv_mutex_unlock(&w->mu);
     return n;
 }

@@ -3,6 +3,7 @@
 #define TN_STORAGE_INTERNAL_H
 
 #include <lmdb.h>
+#include <pthread.h>
 
 #include "storage/repo.h"
 
@@ -23,6 +24,7 @@ struct store_repo {
     MDB_dbi mud;         /* text key of a MUD URL -> dup: shard no (4) | id of an anchor of it */
     MDB_dbi secrets;     /* record id | field name -> salt (32) | value */
     char upgraded_from[32]; /* the format this open upgraded, "" if none */
+    pthread_mutex_t map_mu; /* the map is not moved (resized) while it is released */
 };
 
 struct store_txn {

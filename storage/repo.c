@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #define FORMAT_KEY "format"
 #define FORMAT_VALUE "tracenode-store-v3"
@@ -188,6 +190,7 @@ int store_open(const char *dir, uint64_t map_size, bool readonly, struct store_r
     if (!repo)
         return TN_ERR_NOMEM;
     repo->readonly = readonly;
+    pthread_mutex_init(&repo->map_mu, NULL);
     if (stat(dir, &st) != 0) {
         if (readonly || errno != ENOENT || mkdir(dir, 0700) != 0) {
             snprintf(err, errlen, "no repository at %s: %s", dir, strerror(errno));
@@ -231,6 +234,7 @@ void store_close(struct store_repo *repo)
     if (!repo)
         return;
     mdb_env_close(repo->env);
+    pthread_mutex_destroy(&repo->map_mu);
     free(repo);
 }
 
@@ -238,6 +242,38 @@ int store_reader_check(struct store_repo *repo, int *cleared)
 {
     *cleared = 0;
     return store__err(mdb_reader_check(repo->env, cleared));
+}
+
+int store_release_map(struct store_repo *repo)
+{
+    struct stat st;
+    mdb_filehandle_t fd;
+    char line[4352];
+    FILE *maps;
+    int rc = 0;
+
+    /* LMDB does not say where its map is (mdb_env_info's me_mapaddr is only set with
+     * MDB_FIXEDMAP): find the mappings of the data file by its device and inode. */
+    if (mdb_env_get_fd(repo->env, &fd) != 0 || fstat(fd, &st) != 0)
+        return TN_ERR_IO;
+    if (!(maps = fopen("/proc/self/maps", "r")))
+        return TN_ERR_IO;
+    pthread_mutex_lock(&repo->map_mu);
+    while (rc == 0 && fgets(line, sizeof line, maps)) {
+        unsigned long lo, hi, ino;
+        unsigned maj, min;
+        if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &min, &ino) != 5 ||
+            ino != st.st_ino || maj != major(st.st_dev) || min != minor(st.st_dev))
+            continue;
+        /* LMDB maps the file read-only and shared (no MDB_WRITEMAP) and writes with
+         * pwrite: the page cache holds every byte, so dropping our mappings loses nothing.
+         * A reader on another thread faults its page back in from the cache. */
+        if (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+            rc = errno;
+    }
+    pthread_mutex_unlock(&repo->map_mu);
+    fclose(maps);
+    return rc == 0 ? 0 : TN_ERR_IO;
 }
 
 uint64_t store_map_size(const struct store_repo *repo)
@@ -263,7 +299,9 @@ int store_txn_begin(struct store_repo *repo, bool write, struct store_txn **out)
     }
     rc = mdb_txn_begin(repo->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc == MDB_MAP_RESIZED) { /* another process grew the map: adopt its size */
+        pthread_mutex_lock(&repo->map_mu);
         mdb_env_set_mapsize(repo->env, 0);
+        pthread_mutex_unlock(&repo->map_mu);
         rc = mdb_txn_begin(repo->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     }
     if (rc != 0) {
