@@ -14,8 +14,11 @@
 struct node_batch;
 struct node_signer;
 
-/* Most events and event bytes one batch takes from the queue. */
-#define NODE_BATCH_MAX_EVENTS 65536
+/* Most events and event bytes one batch takes from the queue. A commit's dirty pages are
+ * held in memory until it ends (and LMDB keeps the largest commit's page buffers for
+ * reuse), so a bigger batch costs memory for little: past a few thousand records the
+ * commit's fixed costs (two syncs) are already spread thin. */
+#define NODE_BATCH_MAX_EVENTS 4096
 #define NODE_BATCH_MAX_BYTES (64u * 1024 * 1024)
 
 int node_signer_start(struct node *n, struct node_signer **out) TN_MUST_CHECK;

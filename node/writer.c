@@ -59,6 +59,28 @@ static struct node_submit *take_locked(struct node_writer *w)
     return head;
 }
 
+/* Takes up to NODE_BATCH_MAX_EVENTS queued replication operations (the rest wait for the
+ * next round: one commit's dirty pages stay bounded, as for submissions). Called with mu
+ * held; NULL if none is queued. */
+static struct node_repl *take_repl_locked(struct node_writer *w)
+{
+    struct node_repl *head = w->repl, *last = NULL, *r = head;
+    size_t k = 0;
+
+    for (; r && k < NODE_BATCH_MAX_EVENTS; k++) {
+        last = r;
+        r = r->next;
+    }
+    if (!head)
+        return NULL;
+    last->next = NULL;
+    w->repl = r;
+    if (!r)
+        w->repl_tail = &w->repl;
+    w->repl_queued -= k;
+    return head;
+}
+
 /* Hands finished submissions to the loop thread. */
 static void complete(struct node_writer *w, struct node_submit *subs)
 {
@@ -155,10 +177,7 @@ static void writer_main(void *arg)
         }
         w->busy = true;
         w->rounds++;
-        repl = w->repl;
-        w->repl = NULL;
-        w->repl_tail = &w->repl;
-        w->repl_queued = 0;
+        repl = take_repl_locked(w);
         stop = w->stop;
         uv_mutex_unlock(&w->mu);
         if (!cur && !repl && stop)
