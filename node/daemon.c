@@ -230,7 +230,7 @@ static void on_readers_timer(uv_timer_t *t)
 }
 
 #define TRIM_MS 1000
-#define TRIM_SLACK_KB (8 * 1024) /* file pages mapped beyond the start's before a trim */
+#define TRIM_SLACK_KB (32 * 1024) /* file pages mapped beyond the last trim's before another */
 
 /* File-backed pages this process maps (RssFile + RssShmem, /proc/self/statm's third
  * field), in KiB; -1 if unreadable. */
@@ -248,29 +248,36 @@ static long mapped_kb(void)
 }
 
 /* LMDB reads the data file through a map, so every page the node reads or rewrites stays
- * mapped and counts in its resident memory: after a large load, the whole file. And the
- * heap keeps what a big batch freed. Once the writer has been quiet for a whole tick (not
- * between the commits of a load), the node drops its mappings (the pages stay in the page
- * cache, shared and reclaimable; the next read maps them again) and gives freed heap back.
- * Also when reads alone (serving a peer, the API) mapped more than TRIM_SLACK_KB. */
+ * mapped and counts in its resident memory: after a large load, the whole file. Whenever
+ * the node maps TRIM_SLACK_KB more than after the last trim (a load, reads serving a peer),
+ * it drops those mappings: the pages stay in the page cache, shared and reclaimable, and
+ * the next read maps them again (a minor fault), so this is safe mid-commit too. Once the
+ * writer has been idle for a whole tick after working, it also gives freed heap back. */
 static void on_trim_timer(uv_timer_t *t)
 {
     struct node *n = t->data;
     uint64_t rounds = node_writer_rounds(n->writer);
+    bool quiet = rounds == n->trim_rounds && !node_writer_busy(n->writer);
     long mapped = mapped_kb();
 
-    if (rounds != n->trim_rounds) {
-        n->trim_rounds = rounds;
+    if (rounds != n->trim_rounds)
         n->trim_due = true;
-        return;
+    n->trim_rounds = rounds;
+    if (mapped >= 0 && (mapped > n->mapped_base_kb + TRIM_SLACK_KB || (quiet && n->trim_due))) {
+        if (store_release_map(n->repo) != 0 && !n->trim_warned) {
+            node_warn("cannot release the repository's mapped pages; the node's resident "
+                      "memory will include the data file's pages it has read");
+            n->trim_warned = true;
+        }
+        if ((mapped = mapped_kb()) >= 0)
+            n->mapped_base_kb = mapped; /* what stays mapped (libraries) is not counted again */
     }
-    if (!n->trim_due && (mapped < 0 || mapped <= n->mapped_base_kb + TRIM_SLACK_KB))
-        return;
-    n->trim_due = false;
-    if (store_release_map(n->repo) != 0)
-        node_warn("cannot release the repository's mapped pages");
-    malloc_trim(0);
-    n->mapped_base_kb = mapped_kb(); /* what stays mapped (libraries) is not counted again */
+    if (quiet && n->trim_due) {
+        n->trim_due = false;
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
 }
 
 /* Closes every handle so that uv_run returns: on a signal, or when the start failed. */

@@ -52,6 +52,7 @@ struct node {
     uv_timer_t trim;    /* gives back mapped file pages and freed heap once writes pause */
     uint64_t trim_rounds;  /* the writer's rounds at the last tick */
     bool trim_due;         /* the writer worked since the last trim */
+    bool trim_warned;      /* a failed release was logged */
     long mapped_base_kb;   /* file pages mapped at start (libraries, the first reads) */
     int lock_fd;
     bool stopping;

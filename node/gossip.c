@@ -49,6 +49,7 @@ struct gossip_peer {
     bool lazy;   /* it sent PRUNE: announce new records to it, do not push them */
     bool pruned; /* we sent it PRUNE */
     int jobs; /* ingest jobs in flight */
+    uint64_t push_rx_ms; /* it last sent us a PUSH */
     /* ranges being served: one per shard (the peer may fetch several shards from us at
      * once), at most one per org of the ecosystem; served a frame each in turn */
     struct grange *ranges;
@@ -229,13 +230,34 @@ static void send_range_req(struct node_peer *p, const char *org, uint64_t from, 
     send_msg(p, &w);
 }
 
-/* Records received from peers that are still being verified or wait for the writer. */
+/* Records received from peers that are still being verified, or wait for the writer, or
+ * are being committed (node_writer_backlog counts them until gossip has their results). */
 static bool records_in_pipeline(struct node *n)
 {
     for (struct node_peer *p = node_net_peers(n); p; p = p->next)
         if (p->g && p->g->jobs > 0)
             return true;
     return node_writer_backlog(n->writer) > 0;
+}
+
+/* Whether a new fetch of s from peer best should wait for records already received. A
+ * peer's CLOCK can overtake the pushes it follows (they are still being verified or
+ * committed when it arrives), and fetching what it claims then brings the same records a
+ * second time. So the fetch waits while records are in the pipeline, if best has pushed
+ * to us lately or pushes are how this shard has been arriving, for at most
+ * PIPELINE_WAIT_MS (other shards' records may keep the pipeline busy). A shard that only
+ * lazy links announce is fetched at once; so is the next range of a fetch under way. */
+static bool hold_fetch(struct node *n, struct gshard *s, const struct node_peer *best)
+{
+    uint64_t now = node_now_ms(n), held = s->held_ms;
+
+    s->held_ms = 0;
+    if (s->upto != s->size || (now - best->g->push_rx_ms >= PIPELINE_WAIT_MS &&
+                               now - s->pushed_ms >= PIPELINE_WAIT_MS) ||
+        !records_in_pipeline(n))
+        return false;
+    s->held_ms = held ? held : now;
+    return now - s->held_ms < PIPELINE_WAIT_MS;
 }
 
 /* Asks the best peer for the next range of a shard we are behind on, within the credit. */
@@ -251,8 +273,10 @@ static void pump(struct node *n, struct gshard *s)
         s->upto = s->size;
     /* Pushes are bringing this shard in order: a fetch now would bring the same records
      * a second time. If they stop, or leave a gap (the size stops moving), fetch. */
-    if (s->upto == s->size && node_now_ms(n) - s->pushed_ms < PUSH_GRACE_MS)
+    if (s->upto == s->size && node_now_ms(n) - s->pushed_ms < PUSH_GRACE_MS) {
+        s->held_ms = 0; /* a wait for the pipeline starts afresh when pushes stop */
         return;
+    }
     for (struct node_peer *p = node_net_peers(n); p; p = p->next) {
         if (p->state != PEER_OPEN || !p->g)
             continue;
@@ -275,20 +299,12 @@ static void pump(struct node *n, struct gshard *s)
         }
     }
 chosen:
-    if (!best || s->upto - s->size >= FETCH_CREDIT)
+    if (!best || s->upto - s->size >= FETCH_CREDIT) {
+        s->held_ms = 0;
         return;
-    /* A peer's CLOCK can overtake the pushes it follows: they are still being verified
-     * when it arrives. Starting a fetch then brings the same records a second time, so
-     * it waits while records are in the pipeline, for at most PIPELINE_WAIT_MS (other
-     * shards' records may keep the pipeline busy). A fetch under way goes on. */
-    if (s->upto == s->size && records_in_pipeline(n)) {
-        uint64_t now = node_now_ms(n);
-        if (!s->held_ms)
-            s->held_ms = now;
-        if (now - s->held_ms < PIPELINE_WAIT_MS)
-            return;
     }
-    s->held_ms = 0;
+    if (hold_fetch(n, s, best))
+        return;
     limit = best_size - s->upto;
     if (limit > RANGE_MAX)
         limit = RANGE_MAX;
@@ -932,7 +948,10 @@ void gossip_peer_msg(struct node_peer *p, const struct proto_msg *m)
     case PROTO_WIRE_CONS: on_cons(p, &w.u.cons); break;
     case PROTO_WIRE_RANGE_REQ: on_range_req(p, &w.u.range_req); break;
     case PROTO_WIRE_RECORDS: on_records(p, &w.u.records); break;
-    case PROTO_WIRE_PUSH: (void)ingest_records(p, w.u.push.recs, w.u.push.n_recs, true); break;
+    case PROTO_WIRE_PUSH:
+        p->g->push_rx_ms = node_now_ms(p->node);
+        (void)ingest_records(p, w.u.push.recs, w.u.push.n_recs, true);
+        break;
     case PROTO_WIRE_PRUNE: p->g->lazy = true; break;
     case PROTO_WIRE_ANNOUNCE: on_announce(p, &w.u.announce); break;
     case PROTO_WIRE_FORK: on_fork(p, &w.u.fork); break;

@@ -83,8 +83,9 @@ void node_repl_free(struct node_repl *r);
 /* Hands verified operations to the writer (loop thread). */
 void node_writer_replicate(struct node_writer *w, struct node_repl *list);
 
-/* Replication operations queued for the writer and not yet taken (loop thread reads it
- * to stop reading peers while the writer catches up). */
+/* Replication operations queued for the writer, or taken by it and not yet back with
+ * their results (loop thread reads it to stop reading peers while the writer catches up,
+ * and not to fetch what is on its way). */
 size_t node_writer_backlog(struct node_writer *w);
 #define WRITER_BACKLOG_MAX 32768
 

@@ -24,6 +24,8 @@ struct node_writer {
     struct node_submit *done, **done_tail;   /* guarded by mu */
     struct node_repl *repl, **repl_tail;     /* replication to apply, guarded by mu */
     size_t repl_queued;                      /* operations in repl, guarded by mu */
+    size_t repl_taken;  /* taken from repl, results not yet with gossip, guarded by mu */
+    size_t repl_handed; /* of those, handed back with repl_done, guarded by mu */
     struct node_repl *repl_done, **repl_done_tail; /* applied, for gossip, guarded by mu */
     bool stop, busy;
     uint64_t rounds; /* write transactions begun, guarded by mu */
@@ -62,7 +64,7 @@ static struct node_submit *take_locked(struct node_writer *w)
 /* Takes up to NODE_BATCH_MAX_EVENTS queued replication operations (the rest wait for the
  * next round: one commit's dirty pages stay bounded, as for submissions). Called with mu
  * held; NULL if none is queued. */
-static struct node_repl *take_repl_locked(struct node_writer *w)
+static struct node_repl *take_repl_locked(struct node_writer *w, size_t *taken)
 {
     struct node_repl *head = w->repl, *last = NULL, *r = head;
     size_t k = 0;
@@ -71,6 +73,7 @@ static struct node_repl *take_repl_locked(struct node_writer *w)
         last = r;
         r = r->next;
     }
+    *taken = k;
     if (!head)
         return NULL;
     last->next = NULL;
@@ -78,6 +81,7 @@ static struct node_repl *take_repl_locked(struct node_writer *w)
     if (!r)
         w->repl_tail = &w->repl;
     w->repl_queued -= k;
+    w->repl_taken += k;
     return head;
 }
 
@@ -98,17 +102,22 @@ static void complete(struct node_writer *w, struct node_submit *subs)
 }
 
 /* Hands applied replication operations (and our own new records) to gossip. */
-static void complete_repl(struct node_writer *w, struct node_repl *list)
+/* Hands a round's results to the loop thread; taken: the operations the round took
+ * (some may wait in the pending buffer instead of being in list). */
+static void complete_repl(struct node_writer *w, struct node_repl *list, size_t taken)
 {
     struct node_repl *last = list;
 
-    if (!list)
+    if (!list && !taken)
         return;
-    while (last->next)
+    while (last && last->next)
         last = last->next;
     uv_mutex_lock(&w->mu);
-    *w->repl_done_tail = list;
-    w->repl_done_tail = &last->next;
+    if (list) {
+        *w->repl_done_tail = list;
+        w->repl_done_tail = &last->next;
+    }
+    w->repl_handed += taken;
     uv_mutex_unlock(&w->mu);
     uv_async_send(&w->async);
 }
@@ -166,7 +175,7 @@ static void writer_main(void *arg)
     for (;;) {
         struct node_repl *repl, *repl_done = NULL, *pushed = NULL;
         double t0, t1;
-        size_t appended = 0;
+        size_t appended = 0, taken = 0;
         bool stop;
         int rc = 0;
 
@@ -177,7 +186,8 @@ static void writer_main(void *arg)
         }
         w->busy = true;
         w->rounds++;
-        repl = take_repl_locked(w);
+        /* stopping: what peers sent is not applied; they offer it again after a restart */
+        repl = w->stop ? NULL : take_repl_locked(w, &taken);
         stop = w->stop;
         uv_mutex_unlock(&w->mu);
         if (!cur && !repl && stop)
@@ -256,7 +266,7 @@ static void writer_main(void *arg)
             last->next = repl_done;
             repl_done = pushed;
         }
-        complete_repl(w, repl_done);
+        complete_repl(w, repl_done, taken);
         cur = next;
         if (cur && (rc = store_txn_begin(n->repo, true, &txn)) != 0) {
             drop_batch(w, cur, rc, "cannot begin a write transaction");
@@ -280,6 +290,10 @@ static void on_done(uv_async_t *a)
     r = w->repl_done;
     w->repl_done = NULL;
     w->repl_done_tail = &w->repl_done;
+    /* what those rounds took leaves the pipeline now: gossip learns the new sizes below,
+     * on this thread, before anything else can look */
+    w->repl_taken -= w->repl_handed;
+    w->repl_handed = 0;
     uv_mutex_unlock(&w->mu);
     for (; s; s = next) {
         next = s->next;
@@ -354,7 +368,7 @@ size_t node_writer_backlog(struct node_writer *w)
     size_t n;
 
     uv_mutex_lock(&w->mu);
-    n = w->repl_queued;
+    n = w->repl_queued + w->repl_taken;
     uv_mutex_unlock(&w->mu);
     return n;
 }

@@ -1,12 +1,12 @@
 #include "storage/internal.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #define FORMAT_KEY "format"
 #define FORMAT_VALUE "tracenode-store-v3"
@@ -244,36 +244,56 @@ int store_reader_check(struct store_repo *repo, int *cleared)
     return store__err(mdb_reader_check(repo->env, cleared));
 }
 
+/* An address inside LMDB's map: where a read transaction finds the first meta value (the
+ * repository always has some). 0 if there is none. */
+static uintptr_t map_address(struct store_repo *repo)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uintptr_t at = 0;
+
+    if (mdb_txn_begin(repo->env, NULL, MDB_RDONLY, &txn) != 0)
+        return 0;
+    if (mdb_cursor_open(txn, repo->meta, &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0)
+            at = (uintptr_t)v.mv_data;
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return at;
+}
+
 int store_release_map(struct store_repo *repo)
 {
-    struct stat st;
-    mdb_filehandle_t fd;
-    char line[4352];
+    char line[512];
+    bool line_start = true, found = false;
+    uintptr_t at;
     FILE *maps;
     int rc = 0;
 
-    /* LMDB does not say where its map is (mdb_env_info's me_mapaddr is only set with
-     * MDB_FIXEDMAP): find the mappings of the data file by its device and inode. */
-    if (mdb_env_get_fd(repo->env, &fd) != 0 || fstat(fd, &st) != 0)
-        return TN_ERR_IO;
     if (!(maps = fopen("/proc/self/maps", "r")))
         return TN_ERR_IO;
+    /* LMDB does not say where its map is (mdb_env_info's me_mapaddr is only set with
+     * MDB_FIXEDMAP): the mapping that holds a value it returned is the map. */
     pthread_mutex_lock(&repo->map_mu);
-    while (rc == 0 && fgets(line, sizeof line, maps)) {
-        unsigned long lo, hi, ino;
-        unsigned maj, min;
-        if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &min, &ino) != 5 ||
-            ino != st.st_ino || maj != major(st.st_dev) || min != minor(st.st_dev))
+    at = map_address(repo);
+    while (at && !found && fgets(line, sizeof line, maps)) {
+        bool head = line_start;
+        unsigned long lo, hi;
+        line_start = strchr(line, '\n') != NULL; /* a longer line goes on in the next read */
+        if (!head || sscanf(line, "%lx-%lx ", &lo, &hi) != 2 || at < lo || at >= hi)
             continue;
+        found = true;
         /* LMDB maps the file read-only and shared (no MDB_WRITEMAP) and writes with
          * pwrite: the page cache holds every byte, so dropping our mappings loses nothing.
          * A reader on another thread faults its page back in from the cache. */
         if (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
-            rc = errno;
+            rc = TN_ERR_IO;
     }
     pthread_mutex_unlock(&repo->map_mu);
     fclose(maps);
-    return rc == 0 ? 0 : TN_ERR_IO;
+    return rc != 0 ? rc : found ? 0 : TN_ERR_NOT_FOUND;
 }
 
 uint64_t store_map_size(const struct store_repo *repo)

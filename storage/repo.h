@@ -51,7 +51,8 @@ int store_reader_check(struct store_repo *repo, int *cleared) TN_MUST_CHECK;
 /* Drops this process's mappings of the data file (madvise MADV_DONTNEED over LMDB's map).
  * The pages stay in the kernel's page cache; the next read maps them again (a minor fault).
  * Without it every page the process ever read or rewrote stays mapped, and counts in its
- * resident memory (VmRSS), until it exits. */
+ * resident memory (VmRSS), until it exits. TN_ERR_NOT_FOUND if the map was not found in
+ * /proc/self/maps, TN_ERR_IO if /proc is unreadable or madvise failed. */
 int store_release_map(struct store_repo *repo) TN_MUST_CHECK;
 
 int store_txn_begin(struct store_repo *repo, bool write, struct store_txn **out) TN_MUST_CHECK;
