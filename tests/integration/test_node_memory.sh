@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A node's resident memory does not keep the data file (docs/PERFORMANCE.md, "Memory").
+# A node's resident memory does not keep the data file (docs/STORAGE.md, "Memory").
 # LMDB reads the file through a map, and every page the node reads or rewrites stays
 # mapped, so after a load the node's VmRSS counted the whole data file until it exited.
-# Once its writer has been quiet for a whole one-second tick, the node now drops those
-# mappings (the pages stay in the page cache) and gives freed heap back. This test loads
+# The node now drops those mappings whenever it has mapped 32 MiB more, and once its
+# writer has been idle for a whole one-second tick after working (the pages stay in the
+# page cache), and then gives freed heap back too. This test loads
 # 20,000 records, waits for the node's mapping of data.mdb to fall under 4 MiB (it stayed
 # at the file's size before), and checks that the node then reads and appends correctly.
 #
