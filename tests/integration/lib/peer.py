@@ -1023,22 +1023,32 @@ def push_frames(recs):
     return frames
 
 
-def mode_serve_short(args):
-    eco, org, recs = org_chain(args, args.records, "short")
-    root = merkle_root(recs)
-    result = {"mode": "serve-short", "org": org, "records": args.records, "ranges": []}
+def send_records(sess, org, recs, a, b, end):
+    """RECORDS of recs[a:b], 200 a message; `last` on the one that reaches end."""
+    for i in range(a, b, 200):
+        sess.send_msg(RECORDS, 0, {"org": org, "from": i, "recs": recs[i:min(i + 200, b)],
+                                   "last": min(i + 200, b) >= end})
+
+
+def serve_shard(args, mode, tag, opening, on_range):
+    """A live peer holding a new chain of args.records records of the org key's org, for
+    the node to fetch: connects, handshakes, sends opening(sess, org, recs, clock, result)
+    (its HELLO and a CLOCK claiming them all, at least), then answers PING, repeats the
+    CLOCK each second and hands each RANGE_REQ for the org to on_range(sess, org, recs,
+    from, limit, result), until the node's CLOCK shows all the records or args.wait seconds
+    from the connection pass. result: mode, org, records, ranges, node_size, complete and
+    how the session ended."""
+    eco, org, recs = org_chain(args, args.records, tag)
+    clock = {"shards": [[org, args.records, merkle_root(recs), None]]}
+    result = {"mode": mode, "org": org, "records": args.records, "ranges": []}
     conn = Connection(args.addr)
     result["local"] = conn.local()
     closed = False
     node_size = 0
-    short_at = None
     try:
         sess = handshake(conn, load_key(args.key), eco, time.monotonic() + 10)
         result["handshake"] = "ok"
-        sess.send_msg(HELLO, 0, {"v": WIRE_VERSION, "org": our_org(load_key(args.key), eco),
-                                 "features": ["push"]})
-        clock = {"shards": [[org, args.records, root, None]]}
-        sess.send_msg(CLOCK, 0, clock)
+        opening(sess, our_org(load_key(args.key), eco), recs, clock, result)
         deadline = conn.opened_at + args.wait
         next_clock = time.monotonic() + 1
         while node_size < args.records:
@@ -1058,80 +1068,61 @@ def mode_serve_short(args):
                     if o == org:
                         node_size = size
             elif mtype == RANGE_REQ and body.get("org") == org:
-                frm, limit = body["from"], body["limit"]
-                end = min(frm + limit, args.records)
-                nth = len(result["ranges"])
-                if nth == 1:
-                    end = max(frm + 1, frm + (end - frm) // 2)  # short, and says it is all
-                    short_at = time.monotonic()
-                elif nth == 2 and short_at is not None:
-                    result["reask_s"] = round(time.monotonic() - short_at, 3)
-                skip = frm + (end - frm) // 2 if nth == 0 and end - frm > 2 else None
-                pieces = [(frm, end)] if skip is None else [(frm, skip), (skip + 1, end)]
-                result["ranges"].append([frm, limit, sum(b - a for a, b in pieces)])
-                for a, b in pieces:
-                    for i in range(a, b, 200):
-                        sess.send_msg(RECORDS, 0, {"org": org, "from": i,
-                                                   "recs": recs[i:min(i + 200, b)],
-                                                   "last": min(i + 200, b) >= end})
-                if frm >= end:
-                    sess.send_msg(RECORDS, 0, {"org": org, "from": frm, "recs": [],
-                                               "last": True})
+                on_range(sess, org, recs, body["from"], body["limit"], result)
     except Closed:
         closed = True
     result.update({"node_size": node_size, "complete": node_size >= args.records})
     result.update(closed_fields(conn, closed))
     conn.close()
     return result
+
+
+def mode_serve_short(args):
+    short_at = []
+
+    def opening(sess, our, recs, clock, result):
+        sess.send_msg(HELLO, 0, {"v": WIRE_VERSION, "org": our, "features": ["push"]})
+        sess.send_msg(CLOCK, 0, clock)
+
+    def on_range(sess, org, recs, frm, limit, result):
+        end = min(frm + limit, len(recs))
+        nth = len(result["ranges"])
+        if nth == 1:
+            end = max(frm + 1, frm + (end - frm) // 2)  # short, and says it is all
+            short_at.append(time.monotonic())
+        elif nth == 2 and short_at:
+            result["reask_s"] = round(time.monotonic() - short_at[0], 3)
+        skip = frm + (end - frm) // 2 if nth == 0 and end - frm > 2 else None
+        pieces = [(frm, end)] if skip is None else [(frm, skip), (skip + 1, end)]
+        result["ranges"].append([frm, limit, sum(b - a for a, b in pieces)])
+        for a, b in pieces:
+            send_records(sess, org, recs, a, b, end)
+        if frm >= end:
+            sess.send_msg(RECORDS, 0, {"org": org, "from": frm, "recs": [], "last": True})
+
+    return serve_shard(args, "serve-short", "short", opening, on_range)
 
 
 def mode_push_claim(args):
     """Pushes a new shard's records, then at once a CLOCK claiming them all: the CLOCK
     reaches the node while the records are still being verified. Answers any range the
     node asks for (ranges: [from, limit] of each), until the node's CLOCK shows them all."""
-    eco, org, recs = org_chain(args, args.records, "claim")
-    result = {"mode": "push-claim", "org": org, "records": args.records, "ranges": []}
-    conn = Connection(args.addr)
-    result["local"] = conn.local()
-    closed = False
-    node_size = 0
-    try:
-        sk = load_key(args.key)
-        sess = handshake(conn, sk, eco, time.monotonic() + 10)
-        result["handshake"] = "ok"
-        greet(sess, our_org(sk, eco))
+    def opening(sess, our, recs, clock, result):
+        greet(sess, our)
         frames = push_frames(recs)
         for body in frames:
             sess.send_msg(PUSH, 0, body)
-        clock = {"shards": [[org, args.records, merkle_root(recs), None]]}
         sess.send_msg(CLOCK, 0, clock)
         result["frames_pushed"] = len(frames)
-        deadline = conn.opened_at + args.wait
-        while node_size < args.records:
-            msg = sess.recv_msg(deadline)
-            if msg is None:
-                break
-            mtype, req_id, body = msg
-            if mtype == PING:
-                sess.send_msg(PONG, req_id, {})
-            elif mtype == CLOCK:
-                for o, size, _root, _note in body.get("shards", []):
-                    if o == org:
-                        node_size = size
-            elif mtype == RANGE_REQ and body.get("org") == org:
-                frm, limit = body["from"], body["limit"]
-                result["ranges"].append([frm, limit])
-                end = min(frm + limit, args.records)
-                for i in range(frm, max(frm + 1, end), 200):
-                    sess.send_msg(RECORDS, 0, {"org": org, "from": i,
-                                               "recs": recs[i:min(i + 200, end)],
-                                               "last": min(i + 200, end) >= end})
-    except Closed:
-        closed = True
-    result.update({"node_size": node_size, "complete": node_size >= args.records})
-    result.update(closed_fields(conn, closed))
-    conn.close()
-    return result
+
+    def on_range(sess, org, recs, frm, limit, result):
+        result["ranges"].append([frm, limit])
+        end = min(frm + limit, len(recs))
+        send_records(sess, org, recs, frm, max(frm, end), end)
+        if frm >= end:
+            sess.send_msg(RECORDS, 0, {"org": org, "from": frm, "recs": [], "last": True})
+
+    return serve_shard(args, "push-claim", "claim", opening, on_range)
 
 
 # --- attack: a mode again and again ------------------------------------------------------
