@@ -264,9 +264,12 @@ static void on_trim_timer(uv_timer_t *t)
         n->trim_due = true;
     n->trim_rounds = rounds;
     if (mapped >= 0 && (mapped > n->mapped_base_kb + TRIM_SLACK_KB || (quiet && n->trim_due))) {
-        if (store_release_map(n->repo) != 0 && !n->trim_warned) {
-            node_warn("cannot release the repository's mapped pages; the node's resident "
-                      "memory will include the data file's pages it has read");
+        int rc = store_release_map(n->repo);
+        /* NOT_FOUND can be passing (LMDB's reader table full for a moment): say nothing */
+        if (rc != 0 && rc != TN_ERR_NOT_FOUND && !n->trim_warned) {
+            node_warn("cannot release the repository's mapped pages (%s); the node's "
+                      "resident memory will include the data file's pages it has read",
+                      tn_strerror(rc));
             n->trim_warned = true;
         }
         if ((mapped = mapped_kb()) >= 0)

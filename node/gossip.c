@@ -256,8 +256,10 @@ static bool hold_fetch(struct node *n, struct gshard *s, const struct node_peer 
                                now - s->pushed_ms >= PIPELINE_WAIT_MS) ||
         !records_in_pipeline(n))
         return false;
+    if (held && now - held >= PIPELINE_WAIT_MS)
+        return false; /* waited long enough: fetch (held_ms stays 0 for the next wait) */
     s->held_ms = held ? held : now;
-    return now - s->held_ms < PIPELINE_WAIT_MS;
+    return true;
 }
 
 /* Asks the best peer for the next range of a shard we are behind on, within the credit. */

@@ -282,6 +282,7 @@ static void on_done(uv_async_t *a)
     struct node_writer *w = a->data;
     struct node_submit *s, *next;
     struct node_repl *r;
+    size_t handed;
 
     uv_mutex_lock(&w->mu);
     s = w->done;
@@ -292,19 +293,20 @@ static void on_done(uv_async_t *a)
     w->repl_done_tail = &w->repl_done;
     /* what those rounds took leaves the pipeline now: gossip learns the new sizes below,
      * on this thread, before anything else can look */
-    w->repl_taken -= w->repl_handed;
+    handed = w->repl_handed;
+    w->repl_taken -= handed;
     w->repl_handed = 0;
     uv_mutex_unlock(&w->mu);
     for (; s; s = next) {
         next = s->next;
         s->done(s, s->ctx);
     }
-    if (r) {
-        if (w->node->stopping)
-            node_repl_free(r);
-        else
-            gossip_committed(w->node, r);
-    }
+    /* also when a round's records all went to the pending buffer (no results, but the
+     * pipeline emptied): a held fetch or a paused peer may go on now */
+    if (w->node->stopping)
+        node_repl_free(r);
+    else if (r || handed)
+        gossip_committed(w->node, r);
 }
 
 int node_writer_new(struct node *n, struct node_writer **out)
