@@ -49,11 +49,11 @@ struct node {
     struct gossip *gossip;  /* replication state (gossip.c) */
     uv_signal_t sigint, sigterm;
     uv_timer_t readers; /* frees the read slots of tracectl processes killed mid-command */
-    uv_timer_t trim;    /* gives back mapped file pages and freed heap once writes pause */
+    uv_timer_t trim;    /* gives back mapped file pages, and freed heap once writes pause */
     uint64_t trim_rounds;  /* the writer's rounds at the last tick */
-    bool trim_due;         /* the writer worked since the last trim */
+    bool trim_due;         /* the writer worked since the heap was last given back */
     bool trim_warned;      /* a failed release was logged */
-    long mapped_base_kb;   /* file pages mapped at start (libraries, the first reads) */
+    long mapped_base_kb;   /* file pages mapped after the last release (at first: at start) */
     int lock_fd;
     bool stopping;
 };

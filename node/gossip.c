@@ -246,12 +246,13 @@ static bool records_in_pipeline(struct node *n)
  * second time. So the fetch waits while records are in the pipeline, if best has pushed
  * to us lately or pushes are how this shard has been arriving, for at most
  * PIPELINE_WAIT_MS (other shards' records may keep the pipeline busy). A shard that only
- * lazy links announce is fetched at once; so is the next range of a fetch under way. */
-static bool hold_fetch(struct node *n, struct gshard *s, const struct node_peer *best)
+ * lazy links announce is fetched at once; so is the next range of a fetch under way.
+ * held: when the wait under way began (0: none); a hold keeps it in s->held_ms. */
+static bool hold_fetch(struct node *n, struct gshard *s, const struct node_peer *best,
+                       uint64_t held)
 {
-    uint64_t now = node_now_ms(n), held = s->held_ms;
+    uint64_t now = node_now_ms(n);
 
-    s->held_ms = 0;
     if (s->upto != s->size || (now - best->g->push_rx_ms >= PIPELINE_WAIT_MS &&
                                now - s->pushed_ms >= PIPELINE_WAIT_MS) ||
         !records_in_pipeline(n))
@@ -268,17 +269,17 @@ static void pump(struct node *n, struct gshard *s)
     struct node_peer *best = NULL;
     uint64_t best_size = 0;
     uint64_t limit;
+    uint64_t held = s->held_ms; /* a wait for the pipeline lasts only while hold_fetch says */
 
+    s->held_ms = 0;
     if (s->frozen || s->outstanding || strcmp(s->org, n->self->id) == 0)
         return;
     if (s->upto < s->size)
         s->upto = s->size;
     /* Pushes are bringing this shard in order: a fetch now would bring the same records
      * a second time. If they stop, or leave a gap (the size stops moving), fetch. */
-    if (s->upto == s->size && node_now_ms(n) - s->pushed_ms < PUSH_GRACE_MS) {
-        s->held_ms = 0; /* a wait for the pipeline starts afresh when pushes stop */
+    if (s->upto == s->size && node_now_ms(n) - s->pushed_ms < PUSH_GRACE_MS)
         return;
-    }
     for (struct node_peer *p = node_net_peers(n); p; p = p->next) {
         if (p->state != PEER_OPEN || !p->g)
             continue;
@@ -301,11 +302,7 @@ static void pump(struct node *n, struct gshard *s)
         }
     }
 chosen:
-    if (!best || s->upto - s->size >= FETCH_CREDIT) {
-        s->held_ms = 0;
-        return;
-    }
-    if (hold_fetch(n, s, best))
+    if (!best || s->upto - s->size >= FETCH_CREDIT || hold_fetch(n, s, best, held))
         return;
     limit = best_size - s->upto;
     if (limit > RANGE_MAX)

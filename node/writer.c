@@ -101,9 +101,9 @@ static void complete(struct node_writer *w, struct node_submit *subs)
     uv_async_send(&w->async);
 }
 
-/* Hands applied replication operations (and our own new records) to gossip. */
-/* Hands a round's results to the loop thread; taken: the operations the round took
- * (some may wait in the pending buffer instead of being in list). */
+/* Hands a round's applied replication operations (and our own new records) to gossip on
+ * the loop thread; taken: the operations the round took from the queue (some may wait in
+ * the pending buffer instead of being in list). */
 static void complete_repl(struct node_writer *w, struct node_repl *list, size_t taken)
 {
     struct node_repl *last = list;

@@ -15,7 +15,7 @@
  *    full one (page cache warm, then dropped for the database file);
  *  - the node's memory from /proc/PID/status (VmRSS, VmHWM, RssAnon, RssFile: LMDB's map
  *    is file pages) as the load's last commit is answered, 3 s later (the node gives back
- *    mapped pages once its writer has been quiet for a second: the target's figure), after
+ *    mapped pages once its writer has been idle for a second: the target's figure), after
  *    the reads, and after a restart plus some reads and a small submit;
  *  - the LMDB data file's size per record beside the mean record size, and what each of
  *    the repository's LMDB databases takes of it (LMDB's own statistics).
@@ -539,8 +539,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "filling the shard to %zu records...\n", n);
     fill(&c, small, n, &fill_s);
     read_mem(node_pid, &m_fill);
-    /* the node gives back mapped pages and freed heap once its writer has been quiet for a
-     * whole one-second tick (docs/PERFORMANCE.md): look again when that has had time */
+    /* the node gives back mapped pages and freed heap once its writer has been idle for a
+     * whole one-second tick (docs/STORAGE.md, "Memory"): look again when that has had time */
     usleep(SETTLE_US);
     read_mem(node_pid, &m_settled);
     measure(n, &fb);
