@@ -522,10 +522,10 @@ int node_batch_store(struct node_signer *sg, struct store_txn *txn, struct node_
             b->wanted = 0;
             ready = b->signed_upto;
             rc = b->signed_upto <= k ? b->sign_rc : 0;
-            if (rc != 0)
+            if (rc != 0) {
                 b->fail_k = k; /* the signer stopped at k: everything before it is stored */
-            if (rc != 0)
                 snprintf(err, errlen, "%s", b->sign_err[0] ? b->sign_err : tn_strerror(rc));
+            }
             uv_mutex_unlock(&sg->mu);
             if (rc != 0)
                 break;
